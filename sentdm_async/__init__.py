@@ -1,0 +1,81 @@
+"""Asyncio client for the Sent.dm v3 API: activity logs at scale, status watchers, one budget."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._budget import RateBudget as RateBudget
+from ._budget import TokenBucket as TokenBucket
+from ._client import AsyncSent as AsyncSent
+from .errors import APIConnectionError as APIConnectionError
+from .errors import APIError as APIError
+from .errors import APIResponseValidationError as APIResponseValidationError
+from .errors import APIStatusError as APIStatusError
+from .errors import APITimeoutError as APITimeoutError
+from .errors import AuthenticationError as AuthenticationError
+from .errors import BadRequestError as BadRequestError
+from .errors import ConflictError as ConflictError
+from .errors import InternalServerError as InternalServerError
+from .errors import NotFoundError as NotFoundError
+from .errors import PermissionDeniedError as PermissionDeniedError
+from .errors import RateLimitError as RateLimitError
+from .errors import SentError as SentError
+from .errors import UnprocessableEntityError as UnprocessableEntityError
+from .errors import WatchTimeoutError as WatchTimeoutError
+from .models import FAILURE_STATUSES as FAILURE_STATUSES
+from .models import INBOUND_TERMINAL as INBOUND_TERMINAL
+from .models import SUCCESS_STATUSES as SUCCESS_STATUSES
+from .models import TERMINAL_STATUSES as TERMINAL_STATUSES
+from .models import Activity as Activity
+from .models import ActivityLog as ActivityLog
+from .models import ActivityResult as ActivityResult
+from .models import Contact as Contact
+from .models import ContactPage as ContactPage
+from .models import Message as Message
+from .models import MessageBody as MessageBody
+from .models import Pagination as Pagination
+from .models import Recipient as Recipient
+from .models import SendResult as SendResult
+from .models import StatusEvent as StatusEvent
+from .models import WatchEvent as WatchEvent
+
+try:
+    __version__ = version("sentdm-async")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "FAILURE_STATUSES",
+    "INBOUND_TERMINAL",
+    "SUCCESS_STATUSES",
+    "TERMINAL_STATUSES",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Activity",
+    "ActivityLog",
+    "ActivityResult",
+    "AsyncSent",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "Contact",
+    "ContactPage",
+    "InternalServerError",
+    "Message",
+    "MessageBody",
+    "NotFoundError",
+    "Pagination",
+    "PermissionDeniedError",
+    "RateBudget",
+    "RateLimitError",
+    "Recipient",
+    "SendResult",
+    "SentError",
+    "StatusEvent",
+    "TokenBucket",
+    "UnprocessableEntityError",
+    "WatchEvent",
+    "WatchTimeoutError",
+    "__version__",
+]

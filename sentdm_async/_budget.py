@@ -1,0 +1,204 @@
+"""The client's shared request budget: one token bucket for every request of one `AsyncSent`.
+
+The account's rate limit (200 requests/min, burst 50 by default) is the real bottleneck of this
+library, so every request, whether from a web handler, a bulk job or a watcher, takes one token
+from the same bucket before it goes out. Keep the defaults in sync with README §Retries and rate
+limits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import anyio
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["DEFAULT_BURST", "DEFAULT_RATE_PER_MINUTE", "RateBudget", "TokenBucket"]
+
+#: The documented limit of standard v3 endpoints (keep in sync with README).
+DEFAULT_RATE_PER_MINUTE = 200
+#: The documented burst of standard v3 endpoints (keep in sync with README).
+DEFAULT_BURST = 50
+#: Share of the server's advertised limit that auto mode uses: requests that leave on time can
+#: still reach the server early (connection set-up, scheduling), and one 429 costs a request and
+#: a pause for every caller, far more than 5% of throughput.
+AUTO_HEADROOM = 0.95
+
+
+@runtime_checkable
+class RateBudget(Protocol):
+    """What the transport needs from a request budget.
+
+    Implement it to share one budget between processes (e.g. backed by Redis) and pass the
+    instance as ``AsyncSent(rate_limit=...)``.
+    """
+
+    async def acquire(self) -> None:
+        """Wait until one more request may be sent, and count it."""
+
+    def observe(
+        self, *, limit: int | None, remaining: int | None, reset_after: float | None
+    ) -> None:
+        """Learn from a response's ``X-RateLimit-*`` headers (``None`` where a header was absent).
+
+        Args:
+            limit: Requests per minute the server allows.
+            remaining: Requests left in the server's current allowance.
+            reset_after: Seconds until the server's allowance is full again.
+        """
+
+    def pause(self, seconds: float) -> None:
+        """Stop every caller from sending for ``seconds`` (the server answered 429)."""
+
+
+class TokenBucket:
+    """In-process token bucket: ``rate_per_minute`` sustained, ``burst`` at once.
+
+    Waiters reserve a token up front (the count may go negative) and sleep until it is theirs,
+    so they are served first come first served with no wake-up storm; a cancelled waiter gives
+    its token back. A `pause` holds every caller, including those already waiting, until it ends.
+
+    Args:
+        rate_per_minute: Sustained requests per minute (> 0).
+        burst: Most requests that may go out at once (>= 1); defaults to a quarter of the rate,
+            at most 50, like the API's own 200/min burst 50.
+        adaptive: Follow the server's ``X-RateLimit-Limit`` and ``-Remaining`` (the "auto" mode).
+        clock: Monotonic seconds; injectable so tests never sleep for real.
+        sleep: Async sleep matching ``clock``.
+    """
+
+    def __init__(
+        self,
+        rate_per_minute: float = DEFAULT_RATE_PER_MINUTE,
+        *,
+        burst: int | None = None,
+        adaptive: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        if not (isinstance(rate_per_minute, int | float) and 0 < rate_per_minute < math.inf):
+            raise ValueError(f"rate_per_minute must be a positive number, got {rate_per_minute!r}")
+        if burst is None:
+            burst = max(1, min(DEFAULT_BURST, int(rate_per_minute // 4)))
+        if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
+            raise ValueError(f"burst must be an int >= 1, got {burst!r}")
+        self._rate = rate_per_minute / 60.0
+        self._burst = burst
+        self._max_burst = burst
+        self.adaptive = adaptive
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._updated = clock()
+        self._paused_until = -math.inf
+        #: How many times a 429 paused this budget (for stats and tests).
+        self.pauses = 0
+
+    def __repr__(self) -> str:
+        mode = "auto" if self.adaptive else "fixed"
+        return f"TokenBucket({self.rate_per_minute:g}/min, burst={self._burst}, {mode})"
+
+    @property
+    def rate_per_minute(self) -> float:
+        """The sustained rate currently applied."""
+        return self._rate * 60.0
+
+    @property
+    def burst(self) -> int:
+        """The bucket's capacity currently applied."""
+        return self._burst
+
+    @property
+    def available(self) -> float:
+        """Tokens available now (negative when callers are queued)."""
+        self._refill(self._clock())
+        return self._tokens
+
+    def _refill(self, now: float) -> None:
+        elapsed = now - self._updated
+        if elapsed > 0:
+            self._tokens = min(float(self._burst), self._tokens + elapsed * self._rate)
+            self._updated = now
+
+    async def acquire(self) -> None:
+        """Wait for a token (first come, first served)."""
+        while True:
+            now = self._clock()
+            if self._paused_until > now:
+                await self._sleep(self._paused_until - now)
+                continue
+            self._refill(now)
+            self._tokens -= 1.0
+            if self._tokens >= 0.0:
+                return
+            try:
+                await self._sleep(-self._tokens / self._rate)
+            except BaseException:
+                self._tokens += 1.0  # cancelled while waiting: the slot goes to the next caller
+                raise
+            if self._paused_until <= self._clock():
+                return
+            self._tokens += 1.0  # a 429 arrived while we slept: queue again after the pause
+
+    def observe(
+        self, *, limit: int | None, remaining: int | None, reset_after: float | None
+    ) -> None:
+        """Follow the server's headers (only when ``adaptive``).
+
+        ``limit`` sets the rate (95% of it, see `AUTO_HEADROOM`) and caps the burst;
+        ``remaining`` lowers the tokens when the server has seen more traffic than we sent (other
+        clients of the same account). ``reset_after`` is not needed by a token bucket: the refill
+        rate already says when the next token comes.
+        """
+        del reset_after
+        if not self.adaptive:
+            return
+        if limit:
+            self._refill(self._clock())
+            self._rate = limit * AUTO_HEADROOM / 60.0
+            self._burst = max(1, min(self._max_burst, limit))
+            self._tokens = min(self._tokens, float(self._burst))
+        if remaining is not None:
+            self._refill(self._clock())
+            self._tokens = min(self._tokens, float(remaining))
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller for ``seconds``; the bucket restarts empty when the pause ends."""
+        if not seconds > 0:
+            return
+        now = self._clock()
+        until = now + min(seconds, 86_400.0)
+        self._refill(now)
+        self._tokens = min(self._tokens, 0.0)
+        if until > self._paused_until:
+            self._paused_until = until
+            self.pauses += 1
+        self._updated = max(self._updated, self._paused_until)
+
+
+def make_budget(rate_limit: object) -> RateBudget | None:
+    """Build the budget for ``AsyncSent(rate_limit=...)``.
+
+    ``"auto"`` follows the server from 200/min burst 50; a number fixes requests per minute;
+    ``None`` means no client-side limit; a `RateBudget` instance is used as given.
+    """
+    if rate_limit is None:
+        return None
+    if rate_limit == "auto":
+        return TokenBucket(DEFAULT_RATE_PER_MINUTE, burst=DEFAULT_BURST, adaptive=True)
+    if isinstance(rate_limit, bool):
+        raise TypeError(
+            "rate_limit must be 'auto', a number of requests per minute, a RateBudget or None"
+        )
+    if isinstance(rate_limit, int | float):
+        return TokenBucket(rate_limit)
+    if isinstance(rate_limit, RateBudget):
+        return rate_limit
+    raise TypeError(
+        "rate_limit must be 'auto', a number of requests per minute, a RateBudget or None, "
+        f"got {type(rate_limit).__name__}"
+    )

@@ -1,0 +1,120 @@
+"""Contact endpoints: one page, or every page lazily."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+
+from .models import Contact, ContactPage, Envelope
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ._transport import Transport
+
+__all__ = ["Contacts"]
+
+_PAGE: Final = msgspec.json.Decoder(Envelope[ContactPage])
+_CHANNELS: Final = frozenset({"sms", "whatsapp"})
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def _filters(
+    search: str | None, channel: str | None, phone: str | None, page_size: int | None
+) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in (("search", search), ("phone", phone)):
+        if value is not None:
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+            params[name] = value
+    if channel is not None:
+        if channel not in _CHANNELS:
+            raise ValueError(f"channel must be one of {sorted(_CHANNELS)}, got {channel!r}")
+        params["channel"] = channel
+    if page_size is not None:
+        params["page_size"] = str(_check_positive_int("page_size", page_size))
+    return params
+
+
+class Contacts:
+    """``client.contacts``: the account's contacts."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    async def list_page(
+        self,
+        *,
+        page: int = 1,
+        page_size: int | None = None,
+        search: str | None = None,
+        channel: str | None = None,
+        phone: str | None = None,
+        profile_id: str | None = None,
+    ) -> ContactPage:
+        """Fetch one page of contacts (``GET /v3/contacts``).
+
+        Args:
+            page: 1-indexed page number.
+            page_size: Contacts per page (``None``: the API's default).
+            search: Free-text filter.
+            channel: ``"sms"`` or ``"whatsapp"``.
+            phone: Filter by phone number.
+            profile_id: ``x-profile-id`` for this call.
+
+        Raises:
+            ValueError: ``page`` or ``page_size`` below 1, or an unknown channel.
+            SentError: The API or the connection failed.
+        """
+        params = _filters(search, channel, phone, page_size)
+        params["page"] = str(_check_positive_int("page", page))
+        return await self._transport.request(
+            "GET", "/v3/contacts", _PAGE, params=params, profile_id=profile_id
+        )
+
+    async def list(
+        self,
+        *,
+        page_size: int | None = None,
+        search: str | None = None,
+        channel: str | None = None,
+        phone: str | None = None,
+        profile_id: str | None = None,
+    ) -> AsyncIterator[Contact]:
+        """Yield every contact, fetching one page at a time as the caller consumes them.
+
+        Stops when the API says ``has_more: false`` or a page comes back empty. Arguments are
+        validated at the first iteration, before any request.
+
+        Args:
+            page_size: Contacts per request (``None``: the API's default).
+            search: Free-text filter.
+            channel: ``"sms"`` or ``"whatsapp"``.
+            phone: Filter by phone number.
+            profile_id: ``x-profile-id`` for these calls.
+        """
+        params = _filters(search, channel, phone, page_size)
+        page = 1
+        while True:
+            result = await self._transport.request(
+                "GET",
+                "/v3/contacts",
+                _PAGE,
+                params={**params, "page": str(page)},
+                profile_id=profile_id,
+            )
+            for contact in result.contacts:
+                yield contact
+            more = result.pagination.has_more if result.pagination is not None else None
+            if not result.contacts or more is False:
+                return
+            page += 1

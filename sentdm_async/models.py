@@ -1,0 +1,281 @@
+"""Typed results of the Sent v3 API, as msgspec Structs.
+
+Decoding is strict where the API is documented and lenient where it grows: required wire fields
+stay required (so a wrong shape is caught), optional ones default to ``None``, unknown fields are
+ignored and unknown status strings decode as plain strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import msgspec
+
+__all__ = [
+    "FAILURE_STATUSES",
+    "INBOUND_TERMINAL",
+    "SUCCESS_STATUSES",
+    "TERMINAL_STATUSES",
+    "Activity",
+    "ActivityLog",
+    "ActivityResult",
+    "Contact",
+    "ContactPage",
+    "Message",
+    "MessageBody",
+    "Pagination",
+    "Recipient",
+    "SendResult",
+    "StatusEvent",
+    "WatchEvent",
+]
+
+#: A message that reached one of these was delivered (READ can still follow DELIVERED).
+SUCCESS_STATUSES: frozenset[str] = frozenset({"DELIVERED", "READ"})
+#: A message that reached one of these will not be delivered.
+FAILURE_STATUSES: frozenset[str] = frozenset({"FAILED", "FILTERED", "BLOCKED", "CANCELLED"})
+#: Terminal status of an inbound message.
+INBOUND_TERMINAL: frozenset[str] = frozenset({"RECEIVED"})
+#: Every status after which a watch stops by default.
+TERMINAL_STATUSES: frozenset[str] = SUCCESS_STATUSES | FAILURE_STATUSES | INBOUND_TERMINAL
+
+T = TypeVar("T")
+
+
+class Activity(msgspec.Struct, frozen=True, kw_only=True, rename={"sender": "from"}):
+    """One step of a message's lifecycle, from ``GET /v3/messages/{id}/activities``.
+
+    Attributes:
+        status: e.g. ``QUEUED``, ``SENT``, ``DELIVERED``, ``FAILED``; unknown values are kept.
+        timestamp: When it happened (timezone-aware; 7-digit fractions are rounded to µs).
+        description: Human text.
+        sender: The sending number (wire name ``from``), when the provider reported it.
+        price: Channel cost, exact decimal.
+        active_contact_price: Active-contact markup, exact decimal.
+        reason_code: Stable failure code (FAILED/FILTERED/BLOCKED only), e.g. ``DELIVERY_007``.
+        reason: Human sentence for ``reason_code``.
+        scheduled_at: Release instant on SCHEDULED entries, called-off instant on CANCELLED.
+    """
+
+    status: str
+    timestamp: datetime
+    description: str | None = None
+    sender: str | None = None
+    price: Decimal | None = None
+    active_contact_price: Decimal | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+    scheduled_at: datetime | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether this status is in `TERMINAL_STATUSES`."""
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_failure(self) -> bool:
+        """Whether this status is in `FAILURE_STATUSES`."""
+        return self.status in FAILURE_STATUSES
+
+
+class Pagination(msgspec.Struct, frozen=True, kw_only=True):
+    """Paging information of a list response (``page`` is 1-indexed)."""
+
+    page: int
+    page_size: int
+    total_count: int | None = None
+    total_pages: int | None = None
+    has_more: bool | None = None
+
+
+class ActivityLog(msgspec.Struct, frozen=True, kw_only=True):
+    """The activity log of one message, most recent first as the API sends it."""
+
+    message_id: str
+    activities: list[Activity] = msgspec.field(default_factory=list)
+
+    @property
+    def latest(self) -> Activity | None:
+        """The most recent activity, or ``None`` when the log is empty."""
+        return self.activities[0] if self.activities else None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the most recent activity is terminal."""
+        latest = self.latest
+        return latest is not None and latest.is_terminal
+
+    def chronological(self) -> list[Activity]:
+        """Return the activities oldest first."""
+        return self.activities[::-1]
+
+
+class StatusEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of `Message.events`."""
+
+    status: str
+    timestamp: datetime
+    description: str | None = None
+    reason: str | None = None
+    reason_code: str | None = None
+
+
+class MessageBody(msgspec.Struct, frozen=True, kw_only=True):
+    """The content of a message as sent (``buttons`` are kept as raw objects)."""
+
+    content: str | None = None
+    header: str | None = None
+    footer: str | None = None
+    buttons: list[dict[str, object]] | None = None
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True):
+    """A message's current status and details, from ``GET /v3/messages/{id}``."""
+
+    id: str
+    status: str | None = None
+    channel: str | None = None
+    direction: str | None = None
+    contact_id: str | None = None
+    customer_id: str | None = None
+    phone: str | None = None
+    phone_international: str | None = None
+    region_code: str | None = None
+    created_at: datetime | None = None
+    # The wire sends numbers here; Decimal keeps users' arithmetic exact (the value is parsed
+    # from the JSON text, not via float, so 0.045 stays Decimal("0.045")).
+    price: Decimal | None = None
+    active_contact_price: Decimal | None = None
+    template_id: str | None = None
+    template_name: str | None = None
+    template_category: str | None = None
+    reason_code: str | None = None
+    reason: str | None = None
+    scheduled_at: datetime | None = None
+    events: list[StatusEvent] = msgspec.field(default_factory=list)
+    message_body: MessageBody | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the current status is in `TERMINAL_STATUSES`."""
+        return self.status in TERMINAL_STATUSES
+
+
+class Contact(msgspec.Struct, frozen=True, kw_only=True):
+    """A contact from ``GET /v3/contacts``."""
+
+    id: str
+    phone_number: str | None = None
+    format_e164: str | None = None
+    format_international: str | None = None
+    format_national: str | None = None
+    format_rfc: str | None = None
+    country_code: str | None = None
+    region_code: str | None = None
+    available_channels: str | None = None
+    default_channel: str | None = None
+    opt_out: bool | None = None
+    is_inherited: bool | None = None
+    customer_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def channels(self) -> list[str]:
+        """`available_channels` split into a list (the wire sends ``"sms,whatsapp"``)."""
+        if not self.available_channels:
+            return []
+        return [c.strip() for c in self.available_channels.split(",") if c.strip()]
+
+
+class ContactPage(msgspec.Struct, frozen=True, kw_only=True):
+    """One page of contacts."""
+
+    contacts: list[Contact]
+    pagination: Pagination | None = None
+
+
+class Recipient(msgspec.Struct, frozen=True, kw_only=True):
+    """One message created by a send: one per recipient and channel."""
+
+    message_id: str
+    to: str
+    channel: str | None = None
+    body: str | None = None
+
+
+class SendResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The answer to ``POST /v3/messages`` (HTTP 202)."""
+
+    status: str
+    template_id: str | None = None
+    template_name: str | None = None
+    recipients: list[Recipient] = msgspec.field(default_factory=list)
+    scheduled_at: datetime | None = None
+
+    @property
+    def message_ids(self) -> list[str]:
+        """The ids of the created messages, in the API's order."""
+        return [r.message_id for r in self.recipients]
+
+
+class ActivityResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One answer of `retrieve_activities_many`: exactly one of ``log`` and ``error`` is set."""
+
+    message_id: str
+    log: ActivityLog | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the log was fetched."""
+        return self.error is None
+
+
+class WatchEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One event of `watch_many`.
+
+    Either a new ``activity`` of ``message_id`` (``done`` on the terminal one), or an ``error``
+    that ended the watch of that message (``done`` is then ``True``).
+    """
+
+    message_id: str
+    activity: Activity | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+# --- wire envelope (private) -------------------------------------------------------------------
+
+
+class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
+    """The ``error`` object of an envelope."""
+
+    code: str | None = None
+    message: str | None = None
+    details: dict[str, list[str]] | None = None
+    doc_url: str | None = None
+
+
+class Meta(msgspec.Struct, frozen=True, kw_only=True):
+    """The ``meta`` object of an envelope (only what the client uses)."""
+
+    request_id: str | None = None
+
+
+class Envelope(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """``{success, data, error, meta}``, every v3 response."""
+
+    success: bool | None = None
+    data: T | None = None
+    error: ErrorDetail | None = None
+    meta: Meta | None = None
+
+
+class ErrorEnvelope(msgspec.Struct, frozen=True, kw_only=True):
+    """An envelope read only for its error part (error responses carry ``data: null``)."""
+
+    error: ErrorDetail | None = None
+    meta: Meta | None = None

@@ -1,0 +1,76 @@
+"""Shared fixtures: the simulator on a real socket, a client pointed at it, and aioresponses."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+import pytest
+from aiohttp import ClientResponse
+from aioresponses import aioresponses
+
+from sentdm_async import AsyncSent
+from sentdm_async.simulator import Simulator
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+API_KEY = "sk_test_fixture_key_0123456789"
+
+
+class RecordingSleep:
+    """Stands in for the transport's sleep: records each delay and does not wait."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    """A simulator on 127.0.0.1 with no rate limit and a fast clock."""
+    async with Simulator(api_key=API_KEY, seed=7, speed=60.0) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def sleeps() -> RecordingSleep:
+    """A sleep that records instead of waiting (backoff between retries)."""
+    return RecordingSleep()
+
+
+@pytest.fixture
+async def client(sim: Simulator, sleeps: RecordingSleep) -> AsyncIterator[AsyncSent]:
+    """A client of ``sim``: no client-side rate limit, short timeout, recorded backoff."""
+    async with AsyncSent(
+        api_key=API_KEY, base_url=sim.base_url, rate_limit=None, timeout=5.0
+    ) as sent:
+        sent._transport._sleep = sleeps  # backoff is unit-tested; here it must not slow tests
+        yield sent
+
+
+class _ShimResponse(ClientResponse):
+    """aiohttp 3.14 added a required ``stream_writer`` argument that aioresponses does not pass.
+
+    Upstream: pnuckowski/aioresponses#289. Remove once aioresponses > 0.7.9 handles it.
+    """
+
+    def __init__(self, method: str, url: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", mock.Mock())
+        super().__init__(method, url, **kwargs)
+
+
+@pytest.fixture
+def mock_http() -> Iterator[aioresponses]:
+    """Aioresponses with the aiohttp 3.14 response shim applied to every registered URL."""
+    with aioresponses() as mocked:
+        original_add = mocked.add
+
+        def add(*args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("response_class", _ShimResponse)
+            original_add(*args, **kwargs)
+
+        mocked.add = add  # type: ignore[method-assign]
+        yield mocked

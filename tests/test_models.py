@@ -1,0 +1,160 @@
+"""Layer 1: decoding of the documented responses, forward compatibility and the status sets."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sentdm_async import (
+    FAILURE_STATUSES,
+    INBOUND_TERMINAL,
+    SUCCESS_STATUSES,
+    TERMINAL_STATUSES,
+    Activity,
+    ActivityLog,
+    ActivityResult,
+    Contact,
+    ContactPage,
+    Message,
+    SendResult,
+)
+from sentdm_async.models import Envelope
+
+SEED = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed_activities.json"
+ACTIVITIES = msgspec.json.Decoder(Envelope[ActivityLog])
+
+
+def test_seed_page_decodes_exactly() -> None:
+    """The endpoint page's example decodes with 7-digit timestamps, Decimal prices and `from`."""
+    envelope = ACTIVITIES.decode(SEED.read_bytes())
+    log = envelope.data
+    assert log is not None
+    assert envelope.meta is not None
+    assert envelope.meta.request_id == "req_7X9zKp2jDw"
+    assert log.message_id == "8ba7b830-9dad-11d1-80b4-00c04fd430c8"
+    assert [a.status for a in log.activities] == ["DELIVERED", "SENT", "PROCESSED", "QUEUED"]
+    first = log.activities[0]
+    # .1496327 s rounds to 149633 µs (msgspec rounds; pydantic would truncate to 149632).
+    assert first.timestamp == datetime(2026, 5, 21, 11, 41, 33, 149633, tzinfo=UTC)
+    assert first.sender == "+15551234567"
+    assert first.price == Decimal("0.0450")
+    assert str(first.price) == "0.0450"  # exact value, trailing zero kept
+    assert first.active_contact_price == Decimal("0.0050")
+    assert first.reason_code is None
+    assert first.scheduled_at is None
+    last = log.activities[-1]
+    assert last.sender is None
+    assert last.price is None
+    assert log.latest is first
+    assert log.is_terminal
+    assert [a.status for a in log.chronological()] == ["QUEUED", "PROCESSED", "SENT", "DELIVERED"]
+
+
+def test_unknown_fields_and_statuses_are_tolerated() -> None:
+    """New fields are ignored and new statuses decode as plain strings."""
+    raw = (
+        b'{"success":true,"data":{"message_id":"m","new_field":1,"activities":['
+        b'{"status":"TELEPORTED","timestamp":"2026-01-01T00:00:00Z","brand_new":{"x":1}}]},'
+        b'"error":null,"meta":{"request_id":"r","timestamp":"2026-01-01T00:00:00Z","version":"v4"}}'
+    )
+    log = ACTIVITIES.decode(raw).data
+    assert log is not None
+    activity = log.activities[0]
+    assert activity.status == "TELEPORTED"
+    assert not activity.is_terminal
+    assert not activity.is_failure
+
+
+def test_failure_fields() -> None:
+    """reason_code, reason and scheduled_at decode when present."""
+    raw = (
+        b'{"status":"FAILED","timestamp":"2026-01-01T00:00:00.1234567+02:00",'
+        b'"reason_code":"DELIVERY_007","reason":"not registered",'
+        b'"scheduled_at":"2026-01-02T00:00:00Z"}'
+    )
+    activity = msgspec.json.decode(raw, type=Activity)
+    assert activity.is_failure
+    assert activity.is_terminal
+    assert activity.reason_code == "DELIVERY_007"
+    assert activity.timestamp.utcoffset() is not None
+    assert activity.scheduled_at == datetime(2026, 1, 2, tzinfo=UTC)
+
+
+def test_message_prices_from_numbers_are_exact() -> None:
+    """Status endpoint prices are JSON numbers; they become exact Decimals."""
+    raw = (
+        b'{"id":"m","status":"DELIVERED","price":0.045,"active_contact_price":0.005,'
+        b'"events":[{"status":"SENT","timestamp":"2026-01-01T00:00:00Z"}],'
+        b'"message_body":{"content":"hi","buttons":[{"type":"url","text":"x"}]}}'
+    )
+    message = msgspec.json.decode(raw, type=Message)
+    assert message.price == Decimal("0.045")
+    assert message.active_contact_price == Decimal("0.005")
+    assert message.is_terminal
+    assert message.events[0].status == "SENT"
+    assert message.message_body is not None
+    assert message.message_body.content == "hi"
+
+
+def test_contacts_and_send_result() -> None:
+    """Contact pages and send results decode; helpers split channels and list ids."""
+    page = msgspec.json.decode(
+        b'{"contacts":[{"id":"c1","available_channels":"sms, whatsapp","opt_out":false}],'
+        b'"pagination":{"page":1,"page_size":20,"total_count":1,"total_pages":1,"has_more":false,'
+        b'"cursors":null}}',
+        type=ContactPage,
+    )
+    assert page.contacts[0].channels == ["sms", "whatsapp"]
+    assert Contact(id="c").channels == []
+    assert page.pagination is not None
+    assert page.pagination.has_more is False
+    result = msgspec.json.decode(
+        b'{"status":"QUEUED","recipients":[{"message_id":"a","to":"+1555"},'
+        b'{"message_id":"b","to":"+1556","channel":"sms"}]}',
+        type=SendResult,
+    )
+    assert result.message_ids == ["a", "b"]
+
+
+def test_missing_required_field_is_a_validation_error() -> None:
+    """A required field (activity status) missing fails decoding instead of passing silently."""
+    with pytest.raises(msgspec.ValidationError):
+        ACTIVITIES.decode(
+            b'{"success":true,"data":{"message_id":"m","activities":[{"timestamp":"2026-01-01T00:00:00Z"}]}}'
+        )
+
+
+def test_status_sets() -> None:
+    """The vocabularies are disjoint frozensets and TERMINAL is their union."""
+    assert {"DELIVERED", "READ"} == SUCCESS_STATUSES
+    assert {"FAILED", "FILTERED", "BLOCKED", "CANCELLED"} == FAILURE_STATUSES
+    assert {"RECEIVED"} == INBOUND_TERMINAL
+    assert TERMINAL_STATUSES == SUCCESS_STATUSES | FAILURE_STATUSES | INBOUND_TERMINAL
+    assert not SUCCESS_STATUSES & FAILURE_STATUSES
+    assert isinstance(TERMINAL_STATUSES, frozenset)
+    for status in ("QUEUED", "PROCESSED", "ROUTED", "SCHEDULED", "SENT"):
+        assert status not in TERMINAL_STATUSES
+
+
+def test_empty_log_and_result_helpers() -> None:
+    """An empty log has no latest activity; results know whether they succeeded."""
+    log = ActivityLog(message_id="m")
+    assert log.latest is None
+    assert not log.is_terminal
+    assert log.chronological() == []
+    assert ActivityResult(message_id="m", log=log).ok
+    assert not ActivityResult(message_id="m", error=ValueError("x")).ok
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_crash_differently(raw: bytes) -> None:
+    """Any byte string either decodes or raises msgspec.DecodeError (which the transport maps)."""
+    with contextlib.suppress(msgspec.DecodeError):
+        ACTIVITIES.decode(raw)

@@ -1,0 +1,209 @@
+"""Layer 3: the exact outgoing requests (path, query, headers, body), via aioresponses."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sentdm_async import AsyncSent
+
+if TYPE_CHECKING:
+    from aioresponses import aioresponses
+    from yarl import URL
+
+KEY = "sk_test_shape"
+BASE = "https://api.example.test"
+OK_LOG = {"success": True, "data": {"message_id": "m", "activities": []}, "meta": {}}
+OK_SEND = {
+    "success": True,
+    "data": {"status": "QUEUED", "recipients": [{"message_id": "id1", "to": "+15551234567"}]},
+}
+OK_PAGE = {
+    "success": True,
+    "data": {"contacts": [], "pagination": {"page": 1, "page_size": 5, "has_more": False}},
+}
+
+
+def _only_call(mock_http: aioresponses) -> tuple[str, URL, dict[str, object]]:
+    ((method, url), calls), *rest = mock_http.requests.items()
+    assert not rest
+    assert len(calls) == 1
+    return method, url, calls[0].kwargs
+
+
+async def test_activities_request(mock_http: aioresponses) -> None:
+    """GET with the key, JSON accept and no body; profile from the client."""
+    mock_http.get(f"{BASE}/v3/messages/abc/activities", payload=OK_LOG)
+    async with AsyncSent(api_key=KEY, base_url=BASE, profile_id="p-client") as client:
+        await client.messages.retrieve_activities("abc")
+    method, url, kwargs = _only_call(mock_http)
+    assert method == "GET"
+    assert str(url) == f"{BASE}/v3/messages/abc/activities"
+    headers = kwargs["headers"]
+    assert isinstance(headers, dict)
+    assert headers["x-api-key"] == KEY
+    assert headers["x-profile-id"] == "p-client"
+    assert headers["Accept"] == "application/json"
+    assert kwargs["data"] is None
+    assert kwargs["allow_redirects"] is False
+
+
+async def test_profile_per_call_overrides(mock_http: aioresponses) -> None:
+    """profile_id= on a call replaces the client's for that call only."""
+    mock_http.get(f"{BASE}/v3/messages/abc", payload={"success": True, "data": {"id": "abc"}})
+    async with AsyncSent(api_key=KEY, base_url=BASE, profile_id="p-client") as client:
+        await client.messages.retrieve_status("abc", profile_id="p-call")
+    _, _, kwargs = _only_call(mock_http)
+    headers = kwargs["headers"]
+    assert isinstance(headers, dict)
+    assert headers["x-profile-id"] == "p-call"
+    assert client._transport._headers["x-profile-id"] == "p-client"
+
+
+async def test_hostile_id_stays_in_its_segment(mock_http: aioresponses) -> None:
+    """An id with / ? # is percent-encoded, never a new path or query."""
+    mock_http.get(re.compile(r".*"), payload=OK_LOG)
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        await client.messages.retrieve_activities("../contacts?page=1#x")
+    _, url, _ = _only_call(mock_http)
+    assert url.raw_path == "/v3/messages/..%2Fcontacts%3Fpage%3D1%23x/activities"
+    assert not url.query
+
+
+async def test_send_body_and_idempotency_key(mock_http: aioresponses) -> None:
+    """A send posts the JSON body with a generated Idempotency-Key of the documented form."""
+    mock_http.post(f"{BASE}/v3/messages", payload=OK_SEND, status=202)
+    when = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        result = await client.messages.send(
+            to=["+15551234567"], text="hi", channel="sms", scheduled_at=when, sandbox=True
+        )
+    assert result.message_ids == ["id1"]
+    _, _, kwargs = _only_call(mock_http)
+    headers = kwargs["headers"]
+    assert isinstance(headers, dict)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", headers["Idempotency-Key"])
+    assert headers["Content-Type"] == "application/json"
+    body = kwargs["data"]
+    assert isinstance(body, bytes)
+    assert json.loads(body) == {
+        "to": ["+15551234567"],
+        "text": "hi",
+        "channel": ["sms"],
+        "scheduled_at": "2030-01-01T12:00:00+00:00",
+        "sandbox": True,
+    }
+
+
+async def test_send_with_template_and_own_key(mock_http: aioresponses) -> None:
+    """A caller's Idempotency-Key is sent unchanged; templates pass through."""
+    mock_http.post(f"{BASE}/v3/messages", payload=OK_SEND, status=202)
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        await client.messages.send(
+            to=["+15551234567"],
+            template={"name": "welcome", "parameters": {"name": "Ann"}},
+            idempotency_key="order-42_retry",
+            scheduled_at="2030-01-01T12:00:00+02:00",
+        )
+    _, _, kwargs = _only_call(mock_http)
+    headers = kwargs["headers"]
+    assert isinstance(headers, dict)
+    assert headers["Idempotency-Key"] == "order-42_retry"
+    body = kwargs["data"]
+    assert isinstance(body, bytes)
+    decoded = json.loads(body)
+    assert decoded["template"] == {"name": "welcome", "parameters": {"name": "Ann"}}
+    assert decoded["scheduled_at"] == "2030-01-01T12:00:00+02:00"
+    assert "text" not in decoded
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        pytest.param({"to": [], "text": "x"}, ValueError, id="no-recipients"),
+        pytest.param({"to": "+15551234567", "text": "x"}, TypeError, id="to-is-a-string"),
+        pytest.param({"to": [""], "text": "x"}, ValueError, id="empty-recipient"),
+        pytest.param({"to": ["+1555"]}, ValueError, id="neither-text-nor-template"),
+        pytest.param(
+            {"to": ["+1555"], "text": "x", "template": {"id": "t"}}, ValueError, id="both"
+        ),
+        pytest.param({"to": ["+1555"], "text": ""}, ValueError, id="empty-text"),
+        pytest.param({"to": ["+1555"], "template": {"parameters": {}}}, ValueError, id="tpl-no-id"),
+        pytest.param(
+            {"to": ["+1555"], "template": {"id": "a", "name": "b"}},
+            ValueError,
+            id="tpl-id-and-name",
+        ),
+        pytest.param({"to": ["+1555"], "text": "x", "channel": []}, ValueError, id="no-channel"),
+        pytest.param(
+            {"to": ["+1555"], "text": "x", "idempotency_key": "has space"}, ValueError, id="bad-key"
+        ),
+        pytest.param(
+            {"to": ["+1555"], "text": "x", "idempotency_key": "k" * 256}, ValueError, id="long-key"
+        ),
+        pytest.param(
+            {"to": ["+1555"], "text": "x", "scheduled_at": datetime(2030, 1, 1)},
+            ValueError,
+            id="naive-datetime",
+        ),
+        pytest.param({"to": ["+1555"], "text": "x", "scheduled_at": 5}, TypeError, id="int-time"),
+        pytest.param(
+            {"to": ["+1555"], "template": {"id": "t", "parameters": {"x": object()}}},
+            TypeError,
+            id="unserialisable-template",
+        ),
+    ],
+)
+async def test_bad_send_arguments_fail_before_any_request(
+    mock_http: aioresponses, kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    """Invalid send arguments raise before anything is sent."""
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        with pytest.raises(error):
+            await client.messages.send(**kwargs)  # type: ignore[arg-type]
+    assert not mock_http.requests
+
+
+async def test_contacts_query(mock_http: aioresponses) -> None:
+    """list_page sends page, page_size and the filters as query parameters."""
+    mock_http.get(re.compile(rf"{re.escape(BASE)}/v3/contacts.*"), payload=OK_PAGE)
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        await client.contacts.list_page(
+            page=3, page_size=5, search="ann", channel="whatsapp", phone="+1555"
+        )
+    _, _, kwargs = _only_call(mock_http)
+    assert kwargs["params"] == {
+        "search": "ann",
+        "phone": "+1555",
+        "channel": "whatsapp",
+        "page_size": "5",
+        "page": "3",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        pytest.param({"page": 0}, ValueError, id="page-zero"),
+        pytest.param({"page_size": 0}, ValueError, id="page-size-zero"),
+        pytest.param({"page_size": "5"}, TypeError, id="page-size-str"),
+        pytest.param({"channel": "fax"}, ValueError, id="unknown-channel"),
+        pytest.param({"search": 5}, TypeError, id="search-int"),
+    ],
+)
+async def test_bad_contacts_arguments(
+    mock_http: aioresponses, kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    """Invalid paging and filters raise before any request."""
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        with pytest.raises(error):
+            await client.contacts.list_page(**kwargs)  # type: ignore[arg-type]
+        if "page" not in kwargs:  # list() has no page argument; the rest apply to it too
+            with pytest.raises(error):
+                async for _ in client.contacts.list(**kwargs):  # type: ignore[arg-type]
+                    pass  # pragma: no cover
+    assert not mock_http.requests

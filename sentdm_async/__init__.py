@@ -4,7 +4,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._budget import RateBudget as RateBudget
 from ._budget import TokenBucket as TokenBucket
+from ._bulk import ActivityStream as ActivityStream
 from ._client import AsyncSent as AsyncSent
+from ._watch import PollPolicy as PollPolicy
+from ._watch import Watcher as Watcher
 from .errors import APIConnectionError as APIConnectionError
 from .errors import APIError as APIError
 from .errors import APIResponseValidationError as APIResponseValidationError
@@ -55,6 +58,7 @@ __all__ = [
     "Activity",
     "ActivityLog",
     "ActivityResult",
+    "ActivityStream",
     "AsyncSent",
     "AuthenticationError",
     "BadRequestError",
@@ -67,6 +71,7 @@ __all__ = [
     "NotFoundError",
     "Pagination",
     "PermissionDeniedError",
+    "PollPolicy",
     "RateBudget",
     "RateLimitError",
     "Recipient",
@@ -77,5 +82,6 @@ __all__ = [
     "UnprocessableEntityError",
     "WatchEvent",
     "WatchTimeoutError",
+    "Watcher",
     "__version__",
 ]

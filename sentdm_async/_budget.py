@@ -8,6 +8,7 @@ limits.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -23,6 +24,9 @@ __all__ = ["DEFAULT_BURST", "DEFAULT_RATE_PER_MINUTE", "RateBudget", "TokenBucke
 DEFAULT_RATE_PER_MINUTE = 200
 #: The documented burst of standard v3 endpoints (keep in sync with README).
 DEFAULT_BURST = 50
+#: In auto mode, callers that arrive while the first request is out wait at most this long
+#: (seconds) for its answer to say what the server allows.
+PROBE_WAIT = 2.0
 #: Share of the server's advertised limit that auto mode uses: requests that leave on time can
 #: still reach the server early (connection set-up, scheduling), and one 429 costs a request and
 #: a pause for every caller, far more than 5% of throughput.
@@ -45,6 +49,8 @@ class RateBudget(Protocol):
     ) -> None:
         """Learn from a response's ``X-RateLimit-*`` headers (``None`` where a header was absent).
 
+        Called after every response the client receives, headers or not.
+
         Args:
             limit: Requests per minute the server allows.
             remaining: Requests left in the server's current allowance.
@@ -61,6 +67,12 @@ class TokenBucket:
     Waiters reserve a token up front (the count may go negative) and sleep until it is theirs,
     so they are served first come first served with no wake-up storm; a cancelled waiter gives
     its token back. A `pause` holds every caller, including those already waiting, until it ends.
+
+    In adaptive ("auto") mode the first request goes out alone: the others wait (at most
+    `PROBE_WAIT` seconds) for its answer, whose ``X-RateLimit-*`` headers say what the account
+    really allows, so a burst sized for the documented 200/min burst 50 never hits an account
+    with a smaller limit. After that the burst is capped at the largest ``Remaining`` + 1 seen
+    (the server's bucket size, as far as we can tell) and the rate at 95% of ``Limit``.
 
     Args:
         rate_per_minute: Sustained requests per minute (> 0).
@@ -97,6 +109,11 @@ class TokenBucket:
         self._paused_until = -math.inf
         #: How many times a 429 paused this budget (for stats and tests).
         self.pauses = 0
+        # Adaptive mode: learned from the first answer (None until then) and the server's bucket
+        # size as estimated from the largest Remaining seen.
+        self._learned: asyncio.Event | None = asyncio.Event() if adaptive else None
+        self._probe_out = False
+        self._server_burst = 0
 
     def __repr__(self) -> str:
         mode = "auto" if self.adaptive else "fixed"
@@ -126,6 +143,14 @@ class TokenBucket:
 
     async def acquire(self) -> None:
         """Wait for a token (first come, first served)."""
+        learned = self._learned
+        if learned is not None and not learned.is_set():
+            if self._probe_out:
+                with anyio.move_on_after(PROBE_WAIT):
+                    await learned.wait()
+                learned.set()  # answered, or no answer in time: stop waiting either way
+            else:
+                self._probe_out = True  # this caller's request is the probe
         while True:
             now = self._clock()
             if self._paused_until > now:
@@ -157,19 +182,30 @@ class TokenBucket:
         del reset_after
         if not self.adaptive:
             return
+        if self._learned is not None:
+            self._learned.set()
+        if limit is None and remaining is None:
+            return
+        self._refill(self._clock())
         if limit:
-            self._refill(self._clock())
             self._rate = limit * AUTO_HEADROOM / 60.0
-            self._burst = max(1, min(self._max_burst, limit))
-            self._tokens = min(self._tokens, float(self._burst))
         if remaining is not None:
-            self._refill(self._clock())
+            self._server_burst = max(self._server_burst, remaining + 1)
             self._tokens = min(self._tokens, float(remaining))
+        caps = [self._max_burst]
+        if limit:
+            caps.append(limit)
+        if self._server_burst:
+            caps.append(self._server_burst)
+        self._burst = max(1, min(caps))
+        self._tokens = min(self._tokens, float(self._burst))
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for ``seconds``; the bucket restarts empty when the pause ends."""
         if not seconds > 0:
             return
+        if self._learned is not None:
+            self._learned.set()  # a 429 answers the probe too: the pause now governs
         now = self._clock()
         until = now + min(seconds, 86_400.0)
         self._refill(now)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
 from ._bulk import ActivityStream
-from ._ids import message_path
-from .models import ActivityLog, Envelope, Message, SendResult
+from ._ids import check_message_id, message_path
+from ._watch import PollPolicy, Watcher, new_watcher
+from .errors import SentError
+from .models import TERMINAL_STATUSES, Activity, ActivityLog, Envelope, Message, SendResult
 
 if TYPE_CHECKING:
     from ._transport import Transport
@@ -221,3 +223,138 @@ class Messages:
             ordered=bool(ordered),
             profile_id=profile_id,
         )
+
+    def watcher(
+        self,
+        *,
+        until: Iterable[str] = TERMINAL_STATUSES,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        concurrency: int = 16,
+        profile_id: str | None = None,
+    ) -> Watcher:
+        """Create a `Watcher` to which ids can be added at any time (web apps, workers).
+
+        Use it as ``async with client.messages.watcher() as w:``, call ``w.add(message_id)``
+        whenever you have an id and ``w.finish()`` once you have no more, and read
+        `WatchEvent` objects with ``async for event in w``.
+
+        Args:
+            until: Statuses that end a message's watch (a failure status always does).
+            timeout: Seconds each message may be watched from when it is added; ``None`` means
+                no limit. A message that runs out ends with a `WatchTimeoutError` event.
+            poll: The polling cadence (default `PollPolicy()`).
+            concurrency: Most polls in flight at once (the budget is usually the tighter bound).
+            profile_id: ``x-profile-id`` for the polls.
+        """
+        return new_watcher(
+            self._transport,
+            until=until,
+            timeout=timeout,
+            poll=poll,
+            concurrency=concurrency,
+            profile_id=profile_id,
+        )
+
+    def watch_many(
+        self,
+        ids: Iterable[str] | AsyncIterable[str],
+        *,
+        until: Iterable[str] = TERMINAL_STATUSES,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        concurrency: int = 16,
+        profile_id: str | None = None,
+    ) -> Watcher:
+        """Watch many messages through one scheduler and the client's one request budget.
+
+        Yields `WatchEvent` objects: one per new activity of each message, in order
+        (``done=True`` on the one that ends its watch), or one with ``error`` set and
+        ``done=True`` when a message times out or fails permanently. Every input id ends with
+        exactly one ``done=True`` event. ``ids`` may be an async iterable that keeps producing
+        while the watch runs; ``timeout`` counts for each message from when it is read.
+
+        Args:
+            ids: Message ids, an iterable or async iterable.
+            until: Statuses that end a message's watch (a failure status always does).
+            timeout: Seconds per message; ``None`` means no limit.
+            poll: The polling cadence (default `PollPolicy()`).
+            concurrency: Most polls in flight at once.
+            profile_id: ``x-profile-id`` for the polls.
+
+        Returns:
+            A `Watcher`; break out of the loop, or use ``async with``, to stop polling.
+        """
+        return new_watcher(
+            self._transport,
+            ids,
+            until=until,
+            timeout=timeout,
+            poll=poll,
+            concurrency=concurrency,
+            profile_id=profile_id,
+        )
+
+    async def watch(
+        self,
+        message_id: str,
+        *,
+        until: Iterable[str] = TERMINAL_STATUSES,
+        timeout: float | None = None,  # noqa: ASYNC109 - the contract's name; we enforce it
+        poll: PollPolicy | None = None,
+        profile_id: str | None = None,
+    ) -> AsyncIterator[Activity]:
+        """Yield each new activity of a message, oldest first, until its watch ends.
+
+        The first poll comes promptly; later ones follow `PollPolicy` and the message's status.
+        Ends after the first activity whose status is in ``until`` (or is a failure); if the
+        log is already final at the first poll, yields what is there and ends. A 404 within
+        ``poll.not_found_grace`` of the start means "not visible yet". Transient failures are
+        retried; leaving the loop stops polling.
+
+        Args:
+            message_id: The message to watch.
+            until: Statuses that end the watch (default `TERMINAL_STATUSES`).
+            timeout: Seconds for the whole watch; ``None`` means no limit.
+            poll: The polling cadence (default `PollPolicy()`).
+            profile_id: ``x-profile-id`` for the polls.
+
+        Raises:
+            WatchTimeoutError: ``timeout`` passed first (carries ``last_activity``).
+            NotFoundError: Still unknown after the grace period.
+            SentError: A permanent failure (e.g. `AuthenticationError`).
+            ValueError: ``message_id`` or an option is invalid (before any request).
+        """
+        check_message_id(message_id)
+        async with self.watcher(
+            until=until, timeout=timeout, poll=poll, concurrency=1, profile_id=profile_id
+        ) as watcher:
+            watcher.add(message_id)
+            watcher.finish()
+            async for event in watcher:
+                if event.error is not None:
+                    raise event.error
+                if event.activity is not None:
+                    yield event.activity
+
+    async def wait_until_terminal(
+        self,
+        message_id: str,
+        *,
+        until: Iterable[str] = TERMINAL_STATUSES,
+        timeout: float | None = None,  # noqa: ASYNC109 - as in watch()
+        poll: PollPolicy | None = None,
+        profile_id: str | None = None,
+    ) -> Activity:
+        """Wait for a message to reach a status in ``until`` (or a failure) and return it.
+
+        Takes the same arguments as `watch` and raises the same errors.
+        """
+        last: Activity | None = None
+        async for activity in self.watch(
+            message_id, until=until, timeout=timeout, poll=poll, profile_id=profile_id
+        ):
+            last = activity
+        if last is None:  # pragma: no cover - a watch always ends with an activity or raises
+            raise SentError(f"watch of {message_id!r} ended without an activity")
+        return last

@@ -163,6 +163,7 @@ class Transport:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         profile_id: str | None = None,
+        budget_acquired: bool = False,
     ) -> T:
         """Send one API call with budget, retries and error mapping; return the decoded ``data``.
 
@@ -174,6 +175,9 @@ class Transport:
             body: JSON body, already encoded.
             headers: Extra headers (e.g. ``Idempotency-Key``), sent on every attempt.
             profile_id: Overrides the client's ``x-profile-id`` for this call.
+            budget_acquired: The caller already took this call's first token from the budget
+                (the watcher does, to pick which message to poll once a token is free);
+                retries still take their own.
 
         Raises:
             APIStatusError: The API answered with an error status (after retries, if retried).
@@ -191,9 +195,11 @@ class Transport:
         url = URL(self.base_url + path, encoded=True)
         retries = 0
         redirects = 0
+        skip_acquire = budget_acquired
         while True:
-            if self.budget is not None:
+            if self.budget is not None and not skip_acquire:
                 await self.budget.acquire()
+            skip_acquire = False
             try:
                 async with session.request(
                     method,
@@ -208,10 +214,9 @@ class Transport:
                     resp_headers = resp.headers
                     if self._observe and self.budget is not None:
                         limit, remaining, reset_after = _retry.parse_rate_limit(resp_headers)
-                        if limit is not None or remaining is not None:
-                            self.budget.observe(
-                                limit=limit, remaining=remaining, reset_after=reset_after
-                            )
+                        self.budget.observe(
+                            limit=limit, remaining=remaining, reset_after=reset_after
+                        )
                     if 300 <= status < 400:
                         url = self._redirect_target(method, path, url, resp_headers, redirects)
                         redirects += 1

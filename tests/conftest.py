@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -9,6 +11,7 @@ import pytest
 from aiohttp import ClientResponse
 from aioresponses import aioresponses
 
+import sentdm_async
 from sentdm_async import AsyncSent
 from sentdm_async.simulator import Simulator
 
@@ -26,6 +29,19 @@ class RecordingSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
+
+
+def library_tasks() -> set[asyncio.Task[object]]:
+    """Running tasks whose coroutine belongs to the client (not the simulator, not pytest)."""
+    package = Path(sentdm_async.__file__).parent
+    simulator = package / "simulator"
+    found: set[asyncio.Task[object]] = set()
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        path = Path(code.co_filename) if code is not None else None
+        if path is not None and package in path.parents and simulator not in path.parents:
+            found.add(task)
+    return found
 
 
 @pytest.fixture

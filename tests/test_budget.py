@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import pytest
 
-from sentdm_async import RateBudget, TokenBucket
+from sentdm_async import RateBudget, TokenBucket, _budget
 from sentdm_async._budget import make_budget
 
 
@@ -130,7 +132,7 @@ async def test_pause_while_waiting_requeues() -> None:
 
 
 async def test_adaptive_follows_headers() -> None:
-    """Auto mode takes the server's limit as its rate and its remaining as a cap."""
+    """Auto mode takes 95% of the server's limit as its rate and learns its bucket size."""
     clock = FakeClock()
     tb = bucket(clock, rate=200, burst=50, adaptive=True)
     tb.observe(limit=120, remaining=None, reset_after=None)
@@ -138,8 +140,41 @@ async def test_adaptive_follows_headers() -> None:
     assert tb.burst == 50
     tb.observe(limit=None, remaining=2, reset_after=10.0)
     assert tb.available == 2
+    assert tb.burst == 3  # the largest Remaining seen + 1: the server's bucket as far as we know
+    tb.observe(limit=None, remaining=29, reset_after=None)
+    assert tb.burst == 30
     tb.observe(limit=10, remaining=None, reset_after=None)
     assert tb.burst == 10  # never a burst above the server's whole limit
+    tb.observe(limit=None, remaining=None, reset_after=None)  # no headers: nothing changes
+    assert (tb.burst, tb.rate_per_minute) == (10, pytest.approx(9.5))
+
+
+async def test_adaptive_probe_goes_alone() -> None:
+    """In auto mode the first request goes alone; the next waits for its answer."""
+    tb = TokenBucket(200, burst=50, adaptive=True)
+    await tb.acquire()  # the probe
+    second = asyncio.ensure_future(tb.acquire())
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    tb.observe(limit=None, remaining=None, reset_after=None)  # any answer ends the probe
+    await asyncio.wait_for(second, 1.0)
+
+
+async def test_adaptive_probe_without_answer_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the probe never comes back, waiters go ahead after PROBE_WAIT."""
+    monkeypatch.setattr(_budget, "PROBE_WAIT", 0.05)
+    tb = TokenBucket(200, burst=50, adaptive=True)
+    await tb.acquire()
+    await asyncio.wait_for(tb.acquire(), 1.0)
+    await asyncio.wait_for(tb.acquire(), 0.01)  # no more waiting after that
+
+
+async def test_adaptive_pause_ends_the_probe() -> None:
+    """A 429 answers the probe: waiters follow the pause, not the probe."""
+    tb = TokenBucket(6000, burst=50, adaptive=True)
+    await tb.acquire()
+    tb.pause(0.01)
+    await asyncio.wait_for(tb.acquire(), 1.0)
 
 
 async def test_fixed_ignores_headers() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import socket
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ import sentdm_async.simulator as simulator
 from sentdm_async.simulator import FAULT_KINDS, OutcomeMix, Simulator, run_main, serve
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
 KEY = "sk_test_simulator"
 TS_7 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}\+00:00$")
@@ -346,8 +347,10 @@ async def test_html_fault_with_custom_status(
     sim: Simulator, session: aiohttp.ClientSession
 ) -> None:
     """An html fault uses the given status when it is not the default 500."""
-    sim.inject("html", status=504)
-    assert (await call(session, "GET", f"{sim.base_url}/v3/contacts"))[0] == 504
+    sim.inject("html", status=504, headers={"Retry-After": "3"})
+    status, _, response = await call(session, "GET", f"{sim.base_url}/v3/contacts")
+    assert status == 504
+    assert response.headers["Retry-After"] == "3"
 
 
 async def test_truncated_fault_cuts_the_real_body(
@@ -531,6 +534,54 @@ async def test_send_with_template_auto_channel_and_sandbox(
             id="schedule-without-offset",
         ),
         pytest.param([1, 2], "VALIDATION_001", "body", id="not-an-object"),
+        pytest.param({"to": "+12025550100", "text": "x"}, "VALIDATION_001", "to", id="to-str"),
+        pytest.param(
+            {"to": ["+12025550100"] * 1001, "text": "x"}, "VALIDATION_001", "to", id="1001"
+        ),
+        pytest.param({"to": ["+12025550100"], "text": 5}, "VALIDATION_001", "text", id="text-int"),
+        pytest.param({"to": ["+1"], "template": "t"}, "VALIDATION_001", "template", id="tpl-str"),
+        pytest.param(
+            {"to": ["+12025550100"], "template": {"name": ""}},
+            "VALIDATION_001",
+            "template",
+            id="template-empty-name",
+        ),
+        pytest.param(
+            {"to": ["+12025550100"], "template": {"id": "t", "parameters": {"a": 1}}},
+            "VALIDATION_001",
+            "template.parameters",
+            id="template-parameter-not-str",
+        ),
+        pytest.param(
+            {"to": ["+12025550100"], "text": "x", "channel": "sms"},
+            "VALIDATION_001",
+            "channel",
+            id="channel-not-list",
+        ),
+        pytest.param(
+            {"to": ["+12025550100"], "text": "x", "sandbox": "yes"},
+            "VALIDATION_001",
+            "sandbox",
+            id="sandbox-not-bool",
+        ),
+        pytest.param(
+            {"to": ["+12025550100"], "text": "x", "scheduled_at": "2001-01-01T00:00:00+00:00"},
+            "VALIDATION_001",
+            "scheduled_at",
+            id="schedule-in-the-past",
+        ),
+        pytest.param(
+            {"to": ["+12025550100"], "text": "x", "scheduled_at": "2999-01-01T00:00:00+00:00"},
+            "VALIDATION_001",
+            "scheduled_at",
+            id="schedule-too-far",
+        ),
+        pytest.param(
+            {"to": ["+12025550100"], "text": "x", "scheduled_at": "next tuesday"},
+            "VALIDATION_001",
+            "scheduled_at",
+            id="schedule-not-iso",
+        ),
     ],
 )
 async def test_send_validation(
@@ -654,8 +705,9 @@ async def test_contacts_filters(sim: Simulator, session: aiohttp.ClientSession) 
     _, body, _ = await call(session, "GET", url, params={"page_size": 100})
     everyone = body["data"]["contacts"]
     target = everyone[3]
-    _, body, _ = await call(session, "GET", url, params={"phone": target["format_national"]})
-    assert [c["id"] for c in body["data"]["contacts"]] == [target["id"]]
+    for phone in (target["format_national"], target["format_e164"]):
+        _, body, _ = await call(session, "GET", url, params={"phone": phone})
+        assert [c["id"] for c in body["data"]["contacts"]] == [target["id"]]
     _, body, _ = await call(session, "GET", url, params={"search": target["id"][:8]})
     assert target["id"] in [c["id"] for c in body["data"]["contacts"]]
     _, body, _ = await call(session, "GET", url, params={"channel": "whatsapp", "page_size": 100})
@@ -708,7 +760,9 @@ async def test_unknown_paths_and_ids(sim: Simulator, session: aiohttp.ClientSess
     assert body["error"]["code"] == "RESOURCE_000"
     status, _, _ = await call(session, "DELETE", f"{sim.base_url}/v3/contacts")
     assert status == 404
-    assert sim.stats.by_route == {"status": 1, "other": 2}
+    for path in ("/v3/messages/abc/events", "/health", "/v3/messages"):
+        assert (await call(session, "GET", f"{sim.base_url}{path}"))[0] == 404
+    assert sim.stats.by_route == {"status": 1, "other": 5}
     assert sim.stats.by_message == {"nope": 1}
 
 
@@ -804,8 +858,8 @@ async def test_serve_until_cancelled(session: aiohttp.ClientSession) -> None:
     base_url = await asyncio.wait_for(ready.get(), 5)
     assert (await call(session, "GET", f"{base_url}/v3/contacts"))[0] == 200
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await asyncio.wait([task])
+    assert task.cancelled()
     with pytest.raises(RuntimeError):
         _ = sim.base_url
 
@@ -850,3 +904,90 @@ async def test_module_entry_point_serves_until_ctrl_c() -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_constructor_and_seeding_validation() -> None:
+    """Bad constructor, seeding and inject arguments raise ValueError."""
+    with pytest.raises(ValueError, match="rate_limit"):
+        Simulator(rate_limit=-1)
+    with pytest.raises(ValueError, match="burst"):
+        Simulator(rate_limit=10, burst=0)
+    with pytest.raises(ValueError, match="contacts"):
+        Simulator(contacts=-1)
+    sim = Simulator(contacts=0)
+    with pytest.raises(ValueError, match="unknown channel"):
+        sim.create_message(channel="fax")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        sim.create_message(scheduled_at=datetime(2030, 1, 1))
+    with pytest.raises(ValueError, match="times >= 1"):
+        sim.inject("status", times=0)
+    assert sim.create_messages(2, to="+12025550100")
+    assert "requests=0" in repr(sim.stats)
+
+
+async def test_start_failure_leaves_nothing_running() -> None:
+    """Starting on a port already in use raises OSError and the simulator stays stopped."""
+    async with Simulator() as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        second = Simulator()
+        with pytest.raises(OSError, match="address already in use"):
+            await second.start(port=port)
+        with pytest.raises(RuntimeError):
+            _ = second.base_url
+        await second.close()
+
+
+async def test_latency_applies_to_drop_and_oversize(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """Latency also delays drops and oversize bodies; spontaneous drops work."""
+    sim.latency = 0.01
+    sim.inject("oversize", size=1000)
+    async with session.get(f"{sim.base_url}/v3/contacts") as response:
+        assert len(await response.read()) == 1000
+    sim.fault_rates = {"drop": 1.0}
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await call(session, "POST", f"{sim.base_url}/v3/messages", json={})
+    assert sim.stats.by_status == {200: 1, 0: 1}
+
+
+async def test_oversize_client_may_hang_up(sim: Simulator, session: aiohttp.ClientSession) -> None:
+    """A client that closes an oversize response early leaves the server healthy."""
+    sim.inject("oversize", size=20 * 1024 * 1024)
+    async with session.get(f"{sim.base_url}/v3/contacts") as response:
+        await response.content.read(1000)
+        response.close()
+    await asyncio.sleep(0.05)
+    assert (await call(session, "GET", f"{sim.base_url}/v3/contacts"))[0] == 200
+    assert sim.stats.in_flight == 0
+
+
+def test_run_main_reports_a_taken_port(capsys: pytest.CaptureFixture[str]) -> None:
+    """run_main returns 1 with a one-line error when the port is already bound."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert run_main(["--port", str(port)]) == 1
+    assert "cannot serve on 127.0.0.1" in capsys.readouterr().err
+
+
+def test_run_main_prints_and_stops_on_ctrl_c(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_main prints the listening line and returns 0 on KeyboardInterrupt."""
+    real_serve = serve
+
+    async def serve_then_interrupt(
+        sim: Simulator, host: str, port: int, *, ready: Callable[[str], object]
+    ) -> None:
+        def ready_then_interrupt(base_url: str) -> None:
+            ready(base_url)
+            raise KeyboardInterrupt
+
+        await real_serve(sim, host, port, ready=ready_then_interrupt)
+
+    monkeypatch.setattr("sentdm_async.simulator._cli.serve", serve_then_interrupt)
+    assert run_main(["--port", "0", "--api-key", "k2", "--seed", "3", "--speed", "90"]) == 0
+    out = capsys.readouterr().out
+    assert re.match(r"^Sent simulator listening on http://127\.0\.0\.1:\d+ \(api key: k2\)$", out)

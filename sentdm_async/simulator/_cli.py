@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from typing import TYPE_CHECKING
 
@@ -68,7 +67,7 @@ def run_main(argv: list[str] | None = None) -> int:
         argv: arguments without the program name; None = ``sys.argv[1:]``.
 
     Returns:
-        0 after Ctrl-C, 2 for invalid option values.
+        0 after Ctrl-C, 1 when the address cannot be bound, 2 for invalid option values.
     """
     parser = _parser()
     args = parser.parse_args(argv)
@@ -89,6 +88,11 @@ def run_main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"Sent simulator listening on {base_url} (api key: {args.api_key})\n")
         sys.stdout.flush()
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(serve(sim, args.host, args.port, ready=ready))
-    return 0
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:  # e.g. the port is taken: one line, not a traceback
+        sys.stderr.write(f"error: cannot serve on {args.host}:{args.port}: {exc}\n")
+        return 1
+    return 0  # pragma: no cover - serve() only returns by an exception

@@ -134,7 +134,7 @@ def fault_reply(fault: Fault, meta: bytes) -> Reply:
     kind = fault.kind
     if kind == "status":
         code = fault.code or DEFAULT_CODES.get(fault.status) or "INTERNAL_001"
-        return Reply(fault.status, error_body(code, meta), dict(fault.headers or {}))
+        return Reply(fault.status, error_body(code, meta), {})
     if kind == "html":
         return Reply(
             fault.status if fault.status != 500 else 502, HTML_BAD_GATEWAY, {}, "text/html"

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._model import format_ts
-
 if TYPE_CHECKING:
     import random
     from collections.abc import Callable, Mapping
@@ -75,23 +73,31 @@ class Reply:
 class MetaFactory:
     """Make request ids and ``meta`` objects: seeded ids, wall-clock timestamps."""
 
-    __slots__ = ("_count", "_rng")
+    __slots__ = ("_prefix", "_rng", "_second")
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
-        self._count = 0
+        self._second = -1
+        self._prefix = b""
 
     def request_id(self) -> str:
         """Return a fresh ``req_`` + 10 alphanumerics id."""
         return "req_" + "".join(self._rng.choices(_ALPHABET, k=10))
 
     def meta(self, request_id: str) -> bytes:
-        """Return the encoded ``meta`` object for ``request_id``, stamped now."""
-        self._count += 1
-        stamp = format_ts(datetime.now(UTC), self._count % 10)
-        return b'{"request_id":"%s","timestamp":"%s","version":"v3"}' % (
+        """Return the encoded ``meta`` object for ``request_id``, stamped now (7 digits)."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # strftime once per second: this runs on every request
+            self._second = second
+            self._prefix = (
+                datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+            )
+        ticks = min(int((now - second) * 10_000_000), 9_999_999)  # 100 ns ticks, like .NET
+        return b'{"request_id":"%s","timestamp":"%s.%07d+00:00","version":"v3"}' % (
             request_id.encode(),
-            stamp.encode(),
+            self._prefix,
+            ticks,
         )
 
 

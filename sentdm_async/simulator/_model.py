@@ -112,7 +112,8 @@ class OutcomeMix(msgspec.Struct, frozen=True, kw_only=True):
             x -= weight
             if x < 0:
                 return name
-        return next(n for n, w in zip(OUTCOMES, weights, strict=True) if w > 0)
+        # Only reachable through float rounding when x lands exactly on the total.
+        return next(n for n, w in zip(OUTCOMES, weights, strict=True) if w > 0)  # pragma: no cover
 
 
 class Step(NamedTuple):
@@ -157,7 +158,7 @@ def plan_lifecycle(
     Args:
         rng: the seeded generator; the number of draws depends only on the arguments.
         outcome: one of `OUTCOMES` (``read`` on SMS is planned as ``delivered``).
-        channel: ``"sms"`` or ``"whatsapp"``.
+        channel: ``"sms"`` or ``"whatsapp"`` (checked by the caller).
         release: for scheduled messages, simulated seconds after creation at which the message
             is released; the lifecycle continues from that instant. None: send immediately.
 
@@ -166,9 +167,6 @@ def plan_lifecycle(
     """
     if outcome not in OUTCOMES:
         msg = f"unknown outcome {outcome!r}; expected one of {OUTCOMES}"
-        raise ValueError(msg)
-    if channel not in _PRICES:
-        msg = f"unknown channel {channel!r}; expected 'sms' or 'whatsapp'"
         raise ValueError(msg)
     digit = rng.randrange
     steps = [Step(0.0, "QUEUED", digit(10))]

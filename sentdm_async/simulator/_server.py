@@ -16,7 +16,6 @@ from ._contacts import CHANNELS, ContactBook
 from ._faults import Fault, FaultQueue, FaultRates, fault_reply, stream_oversize
 from ._http import MetaFactory, Reply, SimStats, TokenBucket, error_body, match_route, ok_body
 from ._model import (
-    OUTCOMES,
     Message,
     OutcomeMix,
     format_ts,
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
 _DEFAULT_MIX: Final = OutcomeMix()
 _IDEMPOTENCY_CACHE: Final = 100_000  # entries kept before the oldest is evicted
-_SHUTDOWN_TIMEOUT: Final = 1.0  # seconds close() waits for running handlers before cancelling
+_SHUTDOWN_TIMEOUT: Final = 0.5  # seconds close() waits for running handlers before cancelling
 
 
 class Simulator:
@@ -47,6 +46,18 @@ class Simulator:
         mix: outcome weights and WhatsApp share for drawn outcomes.
         contacts: how many contacts to seed.
         latency: extra real seconds before every response (mutable attribute).
+
+    Attributes:
+        app: the ``aiohttp.web.Application``; also runs under ``aiohttp.test_utils.TestServer``.
+        stats: what was served so far (`SimStats`).
+        latency: extra real seconds before every response; change it at any time.
+        mix: the `OutcomeMix` used for drawn outcomes; may be replaced at any time.
+        customer_id: the customer id shown on messages and contacts.
+
+    Example:
+        >>> async with Simulator(speed=90) as sim:  # doctest: +SKIP
+        ...     ids = sim.create_messages(10)
+        ...     # point a client at sim.base_url with x-api-key sim.api_key
     """
 
     def __init__(
@@ -224,10 +235,10 @@ class Simulator:
 
         Returns:
             The message id.
+
+        Raises:
+            ValueError: unknown outcome or channel, naive ``scheduled_at`` or a duplicate id.
         """
-        if outcome not in OUTCOMES:
-            msg = f"unknown outcome {outcome!r}; expected one of {OUTCOMES}"
-            raise ValueError(msg)
         if channel not in {"sms", "whatsapp", "sent"}:
             msg = f"unknown channel {channel!r}; expected 'sms', 'whatsapp' or 'sent'"
             raise ValueError(msg)
@@ -334,7 +345,8 @@ class Simulator:
             route: ``activities``, ``status``, ``send``, ``contacts``, ``other``; None = any.
             status: HTTP status for ``status`` (and ``html`` when not 500).
             code: error code for ``status``; None = the usual code for ``status``.
-            headers: extra response headers for ``status`` (e.g. ``{"Retry-After": "2"}``).
+            headers: extra response headers (e.g. ``{"Retry-After": "2"}``); every kind but
+                ``drop`` and ``delay`` sends them.
             delay: real seconds to wait for ``delay``.
             size: body bytes for ``oversize``.
 
@@ -374,8 +386,8 @@ class Simulator:
             fault = None
         if fault is None or fault.kind == "truncated":
             reply = await self._answer(request, route_name, message_id, request_id)
-            if fault is not None:
-                reply = Reply(200, reply.body[: len(reply.body) // 2], reply.headers)
+            if fault is not None:  # truncated: same headers, half the body, status 200
+                reply.status, reply.body = 200, reply.body[: len(reply.body) // 2]
         elif fault.kind == "drop":
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
@@ -384,7 +396,7 @@ class Simulator:
                 request.transport.close()
             return web.Response(status=500)  # written to a closed transport: aiohttp drops it
         elif fault.kind == "oversize":
-            headers = {"X-Request-Id": request_id, "X-API-Version": "v3"}
+            headers = {**(fault.headers or {}), "X-Request-Id": request_id, "X-API-Version": "v3"}
             self._common_headers(request, headers)
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
@@ -394,6 +406,8 @@ class Simulator:
         else:
             reply = fault_reply(fault, self._meta.meta(request_id))
         headers = reply.headers
+        if fault is not None and fault.headers:
+            headers.update(fault.headers)
         headers["X-Request-Id"] = request_id
         headers["X-API-Version"] = "v3"
         self._common_headers(request, headers)

@@ -18,6 +18,9 @@ from sentdm_async.simulator import Simulator
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+# The fixtures users get (sent_simulator, sent_client), registered the way the docs say.
+pytest_plugins = ["sentdm_async.testing"]
+
 API_KEY = "sk_test_fixture_key_0123456789"
 
 

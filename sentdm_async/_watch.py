@@ -295,9 +295,6 @@ class _Core:
         heap = self._heap
         while True:
             self._changed.clear()
-            if self._finished():
-                self._wake_reader()
-                return
             if not heap or len(self._events) >= MAX_BUFFERED_EVENTS:
                 await self._changed.wait()
                 continue
@@ -322,21 +319,22 @@ class _Core:
     async def _poll(self, watched: _Watched, *, budget_acquired: bool) -> None:
         self.polls += 1
         try:
-            log = await self._transport.request(
-                "GET",
-                message_path(watched.message_id, "/activities"),
-                _ACTIVITIES,
-                profile_id=self._profile_id,
-                budget_acquired=budget_acquired,
-            )
-        except SentError as exc:
-            self._after_error(watched, exc)
+            try:
+                log = await self._transport.request(
+                    "GET",
+                    message_path(watched.message_id, "/activities"),
+                    _ACTIVITIES,
+                    profile_id=self._profile_id,
+                    budget_acquired=budget_acquired,
+                )
+            except SentError as exc:
+                self._after_error(watched, exc)
+            else:
+                self._after_log(watched, log)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a programming error: the reader's to see
             self._fail(exc)
-        else:
-            self._after_log(watched, log)
         finally:
             self._in_flight -= 1
             self._changed.set()
@@ -568,10 +566,8 @@ class Watcher:
 
     def __del__(self) -> None:
         # Dropped without aclose() (e.g. `break` out of the loop): stop polling right away.
-        core = getattr(self, "_core", None)
-        if core is not None:
-            with contextlib.suppress(RuntimeError):  # the event loop may already be closed
-                core.cancel_tasks()
+        with contextlib.suppress(RuntimeError):  # the event loop may already be closed
+            self._core.cancel_tasks()
 
 
 def new_watcher(

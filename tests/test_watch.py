@@ -18,8 +18,10 @@ from sentdm_async import (
     AuthenticationError,
     NotFoundError,
     PollPolicy,
+    SentError,
     WatchEvent,
     WatchTimeoutError,
+    _watch,
 )
 from sentdm_async._watch import STATUS_FACTORS, _Core, _Watched
 from sentdm_async.simulator import OutcomeMix, Simulator
@@ -355,3 +357,107 @@ def test_cadence_grows_and_resets_by_status() -> None:
         "PROCESSED",
         "SENT",
     ]
+
+
+async def test_scheduled_message_waits_for_its_release() -> None:
+    """A SCHEDULED message is polled again at its scheduled_at, not on the short cadence."""
+    from datetime import UTC, datetime, timedelta
+
+    async with Simulator(api_key=API_KEY, seed=5, speed=1.0) as sim:
+        hold = 1.2
+        message_id = sim.create_message(
+            outcome="blocked", scheduled_at=datetime.now(UTC) + timedelta(seconds=hold)
+        )
+        polls_at: dict[str, int] = {}
+
+        async def sample_before_release() -> None:
+            await asyncio.sleep(hold - 0.1)
+            polls_at["just before release"] = sim.stats.by_message[message_id]
+
+        async with AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=None) as client:
+            sampler = asyncio.create_task(sample_before_release())
+            async for activity in client.messages.watch(message_id, poll=FAST):
+                polls_at[activity.status] = sim.stats.by_message[message_id]
+            await sampler
+    assert [s for s in polls_at if s != "just before release"] == ["QUEUED", "SCHEDULED", "BLOCKED"]
+    # Once SCHEDULED is seen, the next poll waits for scheduled_at: on the 10-50 ms cadence
+    # the rest of the hold would have cost a poll every 50 ms at least.
+    assert polls_at["just before release"] - polls_at["SCHEDULED"] <= 1
+
+
+async def test_backpressure_when_nobody_reads(
+    client: AsyncSent, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unread events stop the polling at a bound; reading resumes it and nothing is lost."""
+    monkeypatch.setattr(_watch, "MAX_BUFFERED_EVENTS", 4)
+    ids = sim.create_messages(10, outcome="blocked")
+    events: list[WatchEvent] = []
+    async with client.messages.watch_many(ids, poll=FAST, concurrency=1) as watcher:
+        await asyncio.sleep(0.3)  # nobody reads: the scheduler must stop at the bound
+        assert watcher.polls <= 4
+        events = [e async for e in watcher]
+    assert Counter(e.message_id for e in events if e.done) == Counter(ids)
+    assert "Watcher" in repr(watcher)
+    assert watcher.until == TERMINAL_STATUSES
+    assert watcher.timeout is None
+    assert watcher.poll is FAST
+
+
+async def test_many_malformed_ids_fed_in_chunks(client: AsyncSent, sim: Simulator) -> None:
+    """A long iterable is fed in chunks; malformed ids each end with an error, no request."""
+    events = [e async for e in client.messages.watch_many([""] * 2500, poll=FAST)]
+    assert len(events) == 2500
+    assert all(isinstance(e.error, ValueError) and e.done for e in events)
+    assert sim.stats.requests == 0
+
+
+async def test_shared_strings_in_last_activities(
+    client: AsyncSent, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept activities share equal strings; past the intern limit they are kept as decoded."""
+    first, second = sim.create_messages(2, outcome="no_receipt", channel="sms")
+    async with client.messages.watcher(poll=FAST) as watcher:
+        watcher.add(first)
+        watcher.add(second)
+        seen = 0
+        async for _ in watcher:
+            seen += 1
+            if seen == 6:  # QUEUED, PROCESSED, SENT or with ROUTED: enough to have polled both
+                break
+        lasts = [w.last for w in watcher._core._heap if w.last is not None]
+    if len(lasts) == 2 and lasts[0].status == lasts[1].status:
+        assert lasts[0].status is lasts[1].status
+    monkeypatch.setattr(_watch, "_INTERN_LIMIT", 0)
+    core = _Core(_NoTransport())  # type: ignore[arg-type]
+    activity = _log("SENT").activities[0]
+    assert core._compact(activity) is activity
+
+
+async def test_programming_error_reaches_the_reader(
+    client: AsyncSent, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception inside a poll is raised to the reader, not swallowed."""
+
+    def broken(self: _Core, watched: _Watched, log: ActivityLog) -> None:
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setattr(_Core, "_after_log", broken)
+    with pytest.raises(ZeroDivisionError):
+        await client.messages.wait_until_terminal(sim.create_message(), poll=FAST)
+
+
+async def test_add_to_a_closed_watcher(client: AsyncSent) -> None:
+    """A closed watcher refuses new ids and ends iteration at once."""
+    watcher = client.messages.watcher()
+    await watcher.aclose()
+    with pytest.raises(SentError, match="closed"):
+        watcher.add("m")
+    assert [e async for e in watcher] == []
+
+
+def test_bad_types(client: AsyncSent) -> None:
+    """Wrong types for options are TypeErrors."""
+    with pytest.raises(TypeError):
+        PollPolicy(min_interval="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        client.messages.watcher(concurrency="2")  # type: ignore[arg-type]

@@ -1,0 +1,42 @@
+"""The ``python -m`` entry points and the public namespace."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+
+import pytest
+
+import sentdm_async
+
+
+@pytest.mark.parametrize("module", ["sentdm_async", "sentdm_async.simulator"])
+def test_python_dash_m(
+    module: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m`` runs the command and exits with its status."""
+    monkeypatch.setattr(sys, "argv", [module, "--help"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module(module, run_name="__main__")
+    assert info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_all_is_sorted_and_complete() -> None:
+    """__all__ is sorted, names only real attributes, and covers every public name."""
+    names = sentdm_async.__all__
+
+    def isort_style(name: str) -> tuple[int, str]:  # ruff RUF022: CONSTANTS, Classes, others
+        return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+    assert names == sorted(names, key=isort_style)
+    for name in names:
+        assert hasattr(sentdm_async, name), name
+    public = {
+        n
+        for n in vars(sentdm_async)
+        if not n.startswith("_") and n not in {"annotations", "version", "PackageNotFoundError"}
+    }
+    modules = {"errors", "models", "simulator", "testing"}
+    assert public - modules <= set(names)
+    assert sentdm_async.__version__

@@ -5,16 +5,23 @@ Design: a fixed pool of ``concurrency`` worker tasks pulls ids straight from the
 caller's ``async for`` drains. A worker whose answer would overfill the buffer waits, so memory
 stays at about ``2 x concurrency`` ids and answers however long the input is.
 
+The object the caller iterates (`ActivityStream`) is a thin handle; the workers only reference
+the job behind it (`_Job`). So when a caller breaks out of ``async for`` and drops the handle,
+CPython frees it at once and its ``__del__`` cancels the in-flight requests: no request starts
+after the break and no worker is left waiting on a buffer nobody reads.
+
 Rejected alternatives: a task per id (``asyncio.gather`` over a semaphore) creates millions of
 tasks up front; ``asyncio.wait`` over the in-flight set re-registers callbacks on every task for
 every answer (O(concurrency) per id); an async generator holding a task group cannot be closed
-safely from another task when the caller breaks out of its loop.
+safely from another task when the caller breaks out of its loop; a worker pool referencing the
+handle itself keeps it alive after a ``break`` (tasks are roots), so it would never be freed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Final
@@ -24,6 +31,7 @@ from .errors import SentError
 from .models import ActivityLog, ActivityResult, Envelope
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
     from types import TracebackType
 
     import msgspec
@@ -36,13 +44,71 @@ __all__ = ["ActivityStream"]
 #: oldest unanswered id (the reorder window), so one slow id cannot make the buffer grow unbounded.
 ORDERED_WINDOW_FACTOR: Final = 4
 
+#: Ids that `message_path` would accept and leave unquoted (uuids, the API's ids): their path is
+#: built without the general check and ``quote`` (a few microseconds an id); others go through
+#: `message_path`, so the result and the errors are the same either way.
+_PLAIN_ID: Final = re.compile(r"[A-Za-z0-9_~-]{1,256}")
+
 
 class ActivityStream:
     """Async iterator of `ActivityResult`, one per input id (`retrieve_activities_many`).
 
     Use ``async for``; breaking out or cancelling stops all requests (use ``async with`` or
-    `aclose` to also wait until they have stopped).
+    `aclose` to also wait until they have stopped and the id source is closed).
     """
+
+    __slots__ = ("_job",)
+
+    def __init__(
+        self,
+        transport: Transport,
+        decoder: msgspec.json.Decoder[Envelope[ActivityLog]],
+        ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int,
+        ordered: bool,
+        profile_id: str | None,
+    ) -> None:
+        self._job = _Job(
+            transport, decoder, ids, concurrency=concurrency, ordered=ordered, profile_id=profile_id
+        )
+
+    def __aiter__(self) -> ActivityStream:
+        return self
+
+    def __anext__(self) -> Awaitable[ActivityResult]:
+        # Not a coroutine of its own: hand out the job's, one coroutine per answer instead of two.
+        return self._job.next()
+
+    async def __aenter__(self) -> ActivityStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._job.aclose()
+
+    async def aclose(self) -> None:
+        """Stop every request, wait until they have stopped, close an async id source.
+
+        Idempotent. Iterating a closed stream ends at once (``StopAsyncIteration``).
+        """
+        await self._job.aclose()
+
+    def __del__(self) -> None:
+        # The caller broke out of `async for` without aclose(): cancel the in-flight requests now
+        # (cancelling is synchronous), so nothing keeps running or holding a connection.
+        job = getattr(self, "_job", None)  # absent when __init__ raised
+        if job is not None:
+            with contextlib.suppress(RuntimeError):  # the event loop may already be closed
+                job.abandon()
+
+
+class _Job:
+    """The workers and buffers behind one `ActivityStream` (see the module docstring)."""
 
     def __init__(
         self,
@@ -87,23 +153,12 @@ class ActivityStream:
 
     # -- caller side --
 
-    def __aiter__(self) -> ActivityStream:
-        return self
-
-    async def __aenter__(self) -> ActivityStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def __anext__(self) -> ActivityResult:
+    async def next(self) -> ActivityResult:
         if not self._started:
             self._start()
+        elif self._closed:
+            # Like a closed async generator: answers still buffered are dropped, not yielded.
+            raise StopAsyncIteration
         while True:
             result = self._pop_ready()
             if result is not None:
@@ -115,33 +170,48 @@ class ActivityStream:
             if self._live_workers == 0:
                 await self.aclose()
                 raise StopAsyncIteration
-            self._wakeup = asyncio.get_running_loop().create_future()
+            if self._wakeup is not None:
+                raise RuntimeError("another task is already iterating this ActivityStream")
+            waiter = self._wakeup = asyncio.get_running_loop().create_future()
             try:
-                await self._wakeup
+                await waiter
             except BaseException:
-                # Cancelled while waiting: nobody will read the answers, so stop the requests.
-                self._cancel_workers()
-                raise
-            finally:
+                # Cancelled while waiting: nobody will read the answers, so stop the requests
+                # and wait for them, so the cancelled caller leaves nothing running behind.
                 self._wakeup = None
+                await self.aclose()
+                raise
+            self._wakeup = None
 
     async def aclose(self) -> None:
-        """Stop every request and wait until the workers are gone. Idempotent."""
+        """Cancel the workers, wait until they are gone, close an async source. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        workers = self._cancel_workers()
-        if workers:
-            await asyncio.gather(*workers, return_exceptions=True)
+        workers = self._workers
+        for task in workers:
+            task.cancel()
+        # Wait even if we are cancelled meanwhile (an anyio scope cancels every await again):
+        # cancelled workers unwind within a loop iteration or two; then re-raise.
+        interrupted: BaseException | None = None
+        pending = [task for task in workers if not task.done()]
+        while pending:
+            try:
+                await asyncio.wait(pending)
+            except asyncio.CancelledError as exc:
+                interrupted = exc
+            pending = [task for task in pending if not task.done()]
         source = self._async_ids
         if source is not None and hasattr(source, "aclose"):
             await source.aclose()
+        if interrupted is not None:
+            raise interrupted
 
-    def __del__(self) -> None:
-        # The caller broke out of `async for` without aclose(): cancel the in-flight requests now
-        # (cancelling is synchronous), so nothing keeps running or holding a connection.
-        with contextlib.suppress(RuntimeError):  # the event loop may already be closed
-            self._cancel_workers()
+    def abandon(self) -> None:
+        """Cancel the workers without waiting (the handle was dropped)."""
+        self._closed = True
+        for task in self._workers:
+            task.cancel()
 
     def _pop_ready(self) -> ActivityResult | None:
         if self._ordered:
@@ -157,18 +227,12 @@ class ActivityStream:
         return result
 
     def _start(self) -> None:
+        self._started = True
         if self._closed:
             raise StopAsyncIteration
-        self._started = True
         loop = asyncio.get_running_loop()
         self._workers = [loop.create_task(self._worker()) for _ in range(self._concurrency)]
         self._live_workers = len(self._workers)
-
-    def _cancel_workers(self) -> list[asyncio.Task[None]]:
-        workers, self._workers = self._workers, []
-        for task in workers:
-            task.cancel()
-        return workers
 
     def _wake(self) -> None:
         waiter = self._wakeup
@@ -177,46 +241,66 @@ class ActivityStream:
 
     # -- worker side --
 
-    async def _next_id(self) -> tuple[int, str] | None:
-        if self._source_done:
-            return None
-        if self._sync_ids is not None:
+    async def _next_async_id(self) -> str | None:
+        async with self._source_lock:
+            if self._source_done:
+                return None
             try:
-                message_id = next(self._sync_ids)
-            except StopIteration:
+                return await anext(self._async_ids)  # type: ignore[arg-type]
+            except StopAsyncIteration:
                 self._source_done = True
                 return None
-        else:
-            async with self._source_lock:
-                if self._source_done:
-                    return None
-                try:
-                    message_id = await anext(self._async_ids)  # type: ignore[arg-type]
-                except StopAsyncIteration:
-                    self._source_done = True
-                    return None
-        seq = self._next_seq
-        self._next_seq += 1
-        return seq, message_id
 
-    def _buffer_full(self, seq: int) -> bool:
+    def _buffer_full(self) -> bool:
         if self._ordered:
-            return seq - self._next_out >= self._window
+            return self._next_seq - self._next_out >= self._window
         return len(self._ready) >= self._concurrency
 
     async def _worker(self) -> None:
+        # The hot loop of a bulk job: one pass per id, so helpers are inlined where a call
+        # (or a coroutine) per id would show up in the CPU profile.
+        sync_ids = self._sync_ids
+        request = self._transport.request
+        decoder = self._decoder
+        profile_id = self._profile_id
+        ordered = self._ordered
+        plain_id = _PLAIN_ID.fullmatch
         try:
             while True:
                 # Wait for room before taking an id, so ids are pulled only as answers are read.
-                while self._buffer_full(self._next_seq):
+                while self._buffer_full():
                     self._space.clear()
                     await self._space.wait()
-                item = await self._next_id()
-                if item is None:
+                if self._source_done:
                     return
-                seq, message_id = item
-                result = await self._fetch(message_id)
-                if self._ordered:
+                if sync_ids is not None:
+                    try:
+                        message_id = next(sync_ids)
+                    except StopIteration:
+                        self._source_done = True
+                        return
+                else:
+                    async_id = await self._next_async_id()
+                    if async_id is None:
+                        return
+                    message_id = async_id
+                seq = self._next_seq
+                self._next_seq = seq + 1
+                try:
+                    if type(message_id) is str and plain_id(message_id):
+                        path = f"/v3/messages/{message_id}/activities"
+                    else:
+                        path = message_path(message_id, "/activities")
+                except ValueError as exc:  # malformed id: its own answer; TypeError propagates
+                    result = ActivityResult(message_id=message_id, error=exc)
+                else:
+                    try:
+                        log = await request("GET", path, decoder, profile_id=profile_id)
+                    except SentError as exc:
+                        result = ActivityResult(message_id=message_id, error=exc)
+                    else:
+                        result = ActivityResult(message_id=message_id, log=log)
+                if ordered:
                     self._ready_by_seq[seq] = result
                 else:
                     self._ready.append(result)
@@ -226,28 +310,10 @@ class ActivityStream:
         except BaseException as exc:  # the id source or a programming error: the caller's to see
             if self._failure is None:
                 self._failure = exc
-            self._cancel_workers_except_current()
+            current = asyncio.current_task()
+            for task in self._workers:
+                if task is not current:
+                    task.cancel()
         finally:
             self._live_workers -= 1
             self._wake()
-
-    def _cancel_workers_except_current(self) -> None:
-        current = asyncio.current_task()
-        for task in self._workers:
-            if task is not current:
-                task.cancel()
-
-    async def _fetch(self, message_id: str) -> ActivityResult:
-        try:
-            path = message_path(message_id, "/activities")
-        except (
-            ValueError
-        ) as exc:  # malformed id: its own answer; a non-str id (TypeError) propagates
-            return ActivityResult(message_id=message_id, error=exc)
-        try:
-            log = await self._transport.request(
-                "GET", path, self._decoder, profile_id=self._profile_id
-            )
-        except SentError as exc:
-            return ActivityResult(message_id=message_id, error=exc)
-        return ActivityResult(message_id=message_id, log=log)

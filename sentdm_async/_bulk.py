@@ -5,40 +5,35 @@ Design: a fixed pool of ``concurrency`` worker tasks pulls ids straight from the
 caller's ``async for`` drains. A worker whose answer would overfill the buffer waits, so memory
 stays at about ``2 x concurrency`` ids and answers however long the input is.
 
-The object the caller iterates (`ActivityStream`) is a thin handle; the workers only reference
-the job behind it (`_Job`). So when a caller breaks out of ``async for`` and drops the handle,
-CPython frees it at once and its ``__del__`` cancels the in-flight requests: no request starts
+The object the caller iterates (`ActivityStream`) is a handle on the job behind it (`_Job`), as
+`_handle` explains: a ``break`` frees it and cancels the in-flight requests, so no request starts
 after the break and no worker is left waiting on a buffer nobody reads.
 
 Rejected alternatives: a task per id (``asyncio.gather`` over a semaphore) creates millions of
 tasks up front; ``asyncio.wait`` over the in-flight set re-registers callbacks on every task for
 every answer (O(concurrency) per id); an async generator holding a task group cannot be closed
-safely from another task when the caller breaks out of its loop; a worker pool referencing the
-handle itself keeps it alive after a ``break`` (tasks are roots), so it would never be freed.
+safely from another task when the caller breaks out of its loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Final
 
+from ._handle import Handle
 from ._ids import message_path
 from .errors import SentError
 from .models import ActivityLog, ActivityResult, Envelope
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-    from types import TracebackType
-
     import msgspec
 
     from ._transport import Transport
 
-__all__ = ["ActivityStream"]
+__all__ = ["ActivityStream", "activity_stream"]
 
 #: In ordered mode a worker may run at most this many multiples of ``concurrency`` ahead of the
 #: oldest unanswered id (the reorder window), so one slow id cannot make the buffer grow unbounded.
@@ -50,61 +45,31 @@ ORDERED_WINDOW_FACTOR: Final = 4
 _PLAIN_ID: Final = re.compile(r"[A-Za-z0-9_~-]{1,256}")
 
 
-class ActivityStream:
+class ActivityStream(Handle[ActivityResult]):
     """Async iterator of `ActivityResult`, one per input id (`retrieve_activities_many`).
 
     Use ``async for``; breaking out or cancelling stops all requests (use ``async with`` or
-    `aclose` to also wait until they have stopped and the id source is closed).
+    `aclose` to also wait until they have stopped and the id source is closed). Iterating a
+    closed stream ends at once.
     """
 
-    __slots__ = ("_job",)
+    __slots__ = ()
 
-    def __init__(
-        self,
-        transport: Transport,
-        decoder: msgspec.json.Decoder[Envelope[ActivityLog]],
-        ids: Iterable[str] | AsyncIterable[str],
-        *,
-        concurrency: int,
-        ordered: bool,
-        profile_id: str | None,
-    ) -> None:
-        self._job = _Job(
-            transport, decoder, ids, concurrency=concurrency, ordered=ordered, profile_id=profile_id
-        )
 
-    def __aiter__(self) -> ActivityStream:
-        return self
-
-    def __anext__(self) -> Awaitable[ActivityResult]:
-        # Not a coroutine of its own: hand out the job's, one coroutine per answer instead of two.
-        return self._job.next()
-
-    async def __aenter__(self) -> ActivityStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._job.aclose()
-
-    async def aclose(self) -> None:
-        """Stop every request, wait until they have stopped, close an async id source.
-
-        Idempotent. Iterating a closed stream ends at once (``StopAsyncIteration``).
-        """
-        await self._job.aclose()
-
-    def __del__(self) -> None:
-        # The caller broke out of `async for` without aclose(): cancel the in-flight requests now
-        # (cancelling is synchronous), so nothing keeps running or holding a connection.
-        job = getattr(self, "_job", None)  # absent when __init__ raised
-        if job is not None:
-            with contextlib.suppress(RuntimeError):  # the event loop may already be closed
-                job.abandon()
+def activity_stream(
+    transport: Transport,
+    decoder: msgspec.json.Decoder[Envelope[ActivityLog]],
+    ids: Iterable[str] | AsyncIterable[str],
+    *,
+    concurrency: int,
+    ordered: bool,
+    profile_id: str | None,
+) -> ActivityStream:
+    """Build the stream; its workers start at the first ``__anext__``, not here."""
+    job = _Job(
+        transport, decoder, ids, concurrency=concurrency, ordered=ordered, profile_id=profile_id
+    )
+    return ActivityStream(job)
 
 
 class _Job:

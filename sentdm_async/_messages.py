@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._bulk import ActivityStream
+from ._bulk import ActivityStream, activity_stream
 from ._ids import check_message_id, message_path
 from ._watch import PollPolicy, Watcher, new_watcher
 from .errors import SentError
@@ -215,7 +215,7 @@ class Messages:
             raise TypeError(f"concurrency must be an int, got {type(concurrency).__name__}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-        return ActivityStream(
+        return activity_stream(
             self._transport,
             _ACTIVITIES,
             ids,

@@ -30,11 +30,12 @@ import time
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import msgspec
 
+from ._handle import Handle
 from ._ids import check_message_id, message_path
 from .errors import (
     APIConnectionError,
@@ -48,8 +49,6 @@ from .errors import (
 from .models import FAILURE_STATUSES, TERMINAL_STATUSES, Activity, ActivityLog, Envelope, WatchEvent
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._transport import Transport
 
 __all__ = ["PollPolicy", "Watcher", "new_watcher"]
@@ -149,10 +148,8 @@ class _Watched:
 class _Core:
     """The scheduler and its state; the public `Watcher` is a thin handle on it.
 
-    The split exists so that a caller who drops the handle (``break`` out of ``async for``)
-    lets it be collected at once: the running tasks reference only this core, and the handle's
-    ``__del__`` cancels them. Were the tasks to reference the handle, it could not be collected
-    while they run, and polling would go on unseen.
+    The running tasks reference only this core, so a caller who drops the handle (``break``
+    out of ``async for``) stops the polling (see `_handle`).
     """
 
     def __init__(
@@ -220,7 +217,7 @@ class _Core:
         self._input_done = True
         self._changed.set()
 
-    async def next_event(self) -> WatchEvent:
+    async def next(self) -> WatchEvent:
         self.ensure_started()
         while True:
             if self._events:
@@ -239,7 +236,7 @@ class _Core:
             try:
                 await self._wakeup
             except BaseException:
-                self.cancel_tasks()  # cancelled while waiting: stop polling now
+                self.abandon()  # cancelled while waiting: stop polling now
                 raise
             finally:
                 self._wakeup = None
@@ -250,15 +247,14 @@ class _Core:
 
     async def aclose(self) -> None:
         self.closed = True
-        tasks = self.cancel_tasks()
+        tasks = list(self._tasks)
+        self.abandon()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def cancel_tasks(self) -> list[asyncio.Task[None]]:
-        tasks = list(self._tasks)
-        for task in tasks:
+    def abandon(self) -> None:
+        for task in list(self._tasks):
             task.cancel()
-        return tasks
 
     # -- machinery --
 
@@ -479,7 +475,7 @@ class _ManyCore(_Core):
                 await source.aclose()
 
 
-class Watcher:
+class Watcher(Handle[WatchEvent]):
     """Watches many messages through one scheduler and the client's one request budget.
 
     Obtain it from ``client.messages.watcher(...)`` (add ids yourself) or
@@ -494,8 +490,8 @@ class Watcher:
     every added message is done.
     """
 
-    def __init__(self, core: _Core) -> None:
-        self._core = core
+    __slots__ = ()
+    _core: _Core
 
     def __repr__(self) -> str:
         core = self._core
@@ -542,32 +538,9 @@ class Watcher:
         """Say that no more ids will be added: iteration ends when every message is done."""
         self._core.finish()
 
-    def __aiter__(self) -> Watcher:
+    async def __aenter__(self) -> Self:
+        self._core.ensure_started()  # watch_many starts reading its ids on entry
         return self
-
-    async def __anext__(self) -> WatchEvent:
-        return await self._core.next_event()
-
-    async def __aenter__(self) -> Watcher:
-        self._core.ensure_started()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._core.aclose()
-
-    async def aclose(self) -> None:
-        """Stop polling and wait until every request has stopped. Idempotent."""
-        await self._core.aclose()
-
-    def __del__(self) -> None:
-        # Dropped without aclose() (e.g. `break` out of the loop): stop polling right away.
-        with contextlib.suppress(RuntimeError):  # the event loop may already be closed
-            self._core.cancel_tasks()
 
 
 def new_watcher(

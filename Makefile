@@ -35,6 +35,7 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,cli,bench]'
 	$(BIN)/python benchmarks/bench_bulk.py
+	$(BIN)/python benchmarks/bench_watch.py --memory 100000
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .pytest_cache .ruff_cache

@@ -58,18 +58,19 @@ async def simulated(
 
 
 try:
-    import pytest
-except ImportError:  # pragma: no cover - pytest is only needed for the fixtures
+    # pytest_asyncio.fixture works in its strict mode (the default) as well as in auto mode.
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - pytest-asyncio is only needed for the fixtures
     pass
 else:
 
-    @pytest.fixture
+    @pytest_asyncio.fixture
     async def sent_simulator() -> AsyncIterator[Simulator]:
         """A running simulator (seed 0, speed 60, no rate limit)."""
         async with Simulator(api_key=SIMULATOR_API_KEY, speed=60.0) as sim:
             yield sim
 
-    @pytest.fixture
+    @pytest_asyncio.fixture
     async def sent_client(sent_simulator: Simulator) -> AsyncIterator[AsyncSent]:
         """An `AsyncSent` pointed at ``sent_simulator``."""
         async with AsyncSent(api_key=SIMULATOR_API_KEY, base_url=sent_simulator.base_url) as client:

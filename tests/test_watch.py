@@ -238,6 +238,18 @@ async def test_break_stops_polling(client: AsyncSent, sim: Simulator) -> None:
     assert not library_tasks()
 
 
+async def test_break_out_of_watch_stops_polling(client: AsyncSent, sim: Simulator) -> None:
+    """Leaving a single watch early stops its polling too."""
+    message_id = sim.create_message(outcome="no_receipt")
+    async for _ in client.messages.watch(message_id, poll=FAST):
+        break
+    await asyncio.sleep(0.05)
+    settled = sim.stats.requests
+    await asyncio.sleep(0.2)
+    assert sim.stats.requests == settled
+    assert not library_tasks()
+
+
 async def test_cancellation_stops_polling(client: AsyncSent, sim: Simulator) -> None:
     """Cancelling the task running a watch stops polling."""
     message_id = sim.create_message(outcome="no_receipt")

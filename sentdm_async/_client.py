@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 import warnings
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from yarl import URL
 
 from ._budget import RateBudget, make_budget
+from ._checks import check_number
 from ._contacts import Contacts
 from ._messages import Messages
 from ._transport import Transport
@@ -60,19 +60,6 @@ def _check_base_url(base_url: object) -> str:
     if url.query_string or url.fragment:
         raise SentError(f"base_url must not carry a query or fragment, got {base_url!r}")
     return str(url).rstrip("/")
-
-
-def _check_number(
-    name: str, value: object, *, integer: bool = False, positive: bool = False
-) -> None:
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        kind = "an int" if integer else "a number"
-        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
-    number = float(value)  # type: ignore[arg-type]  # an int or float, checked above
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
 
 
 class AsyncSent:
@@ -137,13 +124,13 @@ class AsyncSent:
         base_url = _check_base_url(base_url)
         if profile_id is not None and (not isinstance(profile_id, str) or not profile_id):
             raise TypeError("profile_id must be a non-empty str or None")
-        _check_number("timeout", timeout, positive=True)
-        _check_number("max_retries", max_retries, integer=True)
-        _check_number("max_retry_after", max_retry_after)
-        _check_number("max_connections", max_connections, integer=True, positive=True)
-        _check_number("max_response_bytes", max_response_bytes, integer=True, positive=True)
+        check_number("timeout", timeout, positive=True)
+        check_number("max_retries", max_retries, integer=True)
+        check_number("max_retry_after", max_retry_after)
+        check_number("max_connections", max_connections, integer=True, positive=True)
+        check_number("max_response_bytes", max_response_bytes, integer=True, positive=True)
         if isinstance(rate_limit, int | float) and not isinstance(rate_limit, bool):
-            _check_number("rate_limit", rate_limit, positive=True)
+            check_number("rate_limit", rate_limit, positive=True)
         if session is not None and not hasattr(session, "request"):
             raise TypeError(
                 f"session must be an aiohttp.ClientSession, got {type(session).__name__}"

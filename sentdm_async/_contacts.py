@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from ._checks import check_positive_int
 from .models import Contact, ContactPage, Envelope
 
 if TYPE_CHECKING:
@@ -17,14 +18,6 @@ __all__ = ["Contacts"]
 
 _PAGE: Final = msgspec.json.Decoder(Envelope[ContactPage])
 _CHANNELS: Final = frozenset({"sms", "whatsapp"})
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 def _filters(
@@ -41,7 +34,7 @@ def _filters(
             raise ValueError(f"channel must be one of {sorted(_CHANNELS)}, got {channel!r}")
         params["channel"] = channel
     if page_size is not None:
-        params["page_size"] = str(_check_positive_int("page_size", page_size))
+        params["page_size"] = str(check_positive_int("page_size", page_size))
     return params
 
 
@@ -76,7 +69,7 @@ class Contacts:
             SentError: The API or the connection failed.
         """
         params = _filters(search, channel, phone, page_size)
-        params["page"] = str(_check_positive_int("page", page))
+        params["page"] = str(check_positive_int("page", page))
         return await self._transport.request(
             "GET", "/v3/contacts", _PAGE, params=params, profile_id=profile_id
         )

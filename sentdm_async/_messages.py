@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from ._bulk import ActivityStream, activity_stream
+from ._checks import check_positive_int
 from ._ids import check_message_id, message_path
 from ._watch import PollPolicy, Watcher, new_watcher
 from .errors import SentError
@@ -211,15 +212,11 @@ class Messages:
             TypeError: ``ids`` is not iterable (a single string is refused too).
             ValueError: ``concurrency`` below 1.
         """
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-            raise TypeError(f"concurrency must be an int, got {type(concurrency).__name__}")
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         return activity_stream(
             self._transport,
             _ACTIVITIES,
             ids,
-            concurrency=concurrency,
+            concurrency=check_positive_int("concurrency", concurrency),
             ordered=bool(ordered),
             profile_id=profile_id,
         )

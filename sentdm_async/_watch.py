@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import anyio
 import msgspec
 
+from ._checks import check_number, check_positive_int
 from ._handle import Handle
 from ._ids import check_message_id, message_path
 from .errors import (
@@ -92,11 +93,7 @@ class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         """Validate the numbers."""
         for name in ("min_interval", "max_interval", "multiplier", "jitter", "not_found_grace"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"PollPolicy.{name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"PollPolicy.{name} must be a finite number >= 0, got {value!r}")
+            check_number(f"PollPolicy.{name}", getattr(self, name))
         if self.min_interval <= 0:
             raise ValueError("PollPolicy.min_interval must be > 0")
         if self.max_interval < self.min_interval:
@@ -119,13 +116,7 @@ def check_until(until: Iterable[str]) -> frozenset[str]:
 
 def check_timeout(timeout: float | None) -> float | None:
     """Validate ``timeout=`` (seconds, ``None`` = no limit)."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-    if not math.isfinite(timeout) or timeout <= 0:
-        raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
-    return float(timeout)
+    return None if timeout is None else check_number("timeout", timeout, positive=True)
 
 
 class _Watched:
@@ -168,10 +159,6 @@ class _Core:
             poll = PollPolicy()
         if not isinstance(poll, PollPolicy):
             raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int):
-            raise TypeError(f"concurrency must be an int, got {type(concurrency).__name__}")
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self._transport = transport
         self.until = check_until(until)
         # Nothing follows a failure status (short of a resend), so it ends a watch whatever
@@ -179,7 +166,7 @@ class _Core:
         self._stop = self.until | FAILURE_STATUSES
         self.timeout = check_timeout(timeout)
         self.poll = poll
-        self._concurrency = concurrency
+        self._concurrency = check_positive_int("concurrency", concurrency)
         self._profile_id = profile_id
         self._clock = clock
         self._rand = rand

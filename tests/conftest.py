@@ -42,9 +42,28 @@ def library_tasks() -> set[asyncio.Task[object]]:
     for task in asyncio.all_tasks():
         code = getattr(task.get_coro(), "cr_code", None)
         path = Path(code.co_filename) if code is not None else None
-        if path is not None and package in path.parents and simulator not in path.parents:
+        if (
+            not task.done()
+            and path is not None
+            and package in path.parents
+            and simulator not in path.parents
+        ):
             found.add(task)
     return found
+
+
+async def settled_requests(sim: Simulator) -> int:
+    """Let cancelled requests reach the server, then return its request count."""
+    await asyncio.sleep(0.1)
+    return sim.stats.requests
+
+
+async def assert_no_new_requests(sim: Simulator, seen: int) -> None:
+    """Over 0.2 s the server sees no request after ``seen``, and none of ours is in flight."""
+    await asyncio.sleep(0.2)
+    assert sim.stats.requests == seen
+    assert sim.stats.in_flight == 0
+    assert not library_tasks()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from sentdm_async import (
 from sentdm_async._ids import message_path
 from sentdm_async.simulator import Simulator
 
-from .conftest import API_KEY
+from .conftest import API_KEY, assert_no_new_requests, library_tasks, settled_requests
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -32,30 +32,6 @@ if TYPE_CHECKING:
     from .conftest import RecordingSleep
 
 MALFORMED = ["", "   ", "..", "bad\x00id", "x" * 300]
-
-
-def _bulk_tasks() -> set[asyncio.Task[object]]:
-    """Unfinished tasks running sentdm_async code (the bulk workers), not the server's."""
-    tasks = set()
-    for task in asyncio.all_tasks():
-        code = getattr(task.get_coro(), "cr_code", None)
-        where = code.co_filename if code is not None else ""
-        if not task.done() and "sentdm_async" in where and "simulator" not in where:
-            tasks.add(task)
-    return tasks
-
-
-async def _settled_requests(sim: Simulator) -> int:
-    """Let cancelled requests reach the server, then return its request count."""
-    await asyncio.sleep(0.1)
-    return sim.stats.requests
-
-
-async def _assert_no_new_requests(sim: Simulator, seen: int) -> None:
-    """The server sees no further request and nothing of ours is in flight."""
-    await asyncio.sleep(0.2)
-    assert sim.stats.requests == seen
-    assert sim.stats.in_flight == 0
 
 
 class CountingIds:
@@ -132,7 +108,7 @@ async def test_break_stops_a_huge_lazy_input(client: AsyncSent, sim: Simulator) 
     source = CountingIds(known[i % 20] for i in range(10_000_000))
     concurrency = 8
     sim.latency = 0.005  # keep requests in flight when the loop breaks
-    before = _bulk_tasks()
+    before = library_tasks()
     seen = 0
     async for result in client.messages.retrieve_activities_many(source, concurrency=concurrency):
         assert result.ok
@@ -140,9 +116,9 @@ async def test_break_stops_a_huge_lazy_input(client: AsyncSent, sim: Simulator) 
         if seen == 50:
             break
     assert source.pulled <= 50 + 2 * concurrency
-    await _assert_no_new_requests(sim, await _settled_requests(sim))
+    await assert_no_new_requests(sim, await settled_requests(sim))
     assert sim.stats.requests <= 50 + 2 * concurrency
-    assert _bulk_tasks() == before
+    assert library_tasks() == before
 
 
 async def test_slow_reader_bounds_the_work_ahead(client: AsyncSent, sim: Simulator) -> None:
@@ -154,7 +130,7 @@ async def test_slow_reader_bounds_the_work_ahead(client: AsyncSent, sim: Simulat
         await asyncio.sleep(0.2)  # the reader pauses; workers fill the buffer and wait
         assert source.pulled <= 1 + 2 * 4
         assert sim.stats.requests == source.pulled
-    assert _bulk_tasks() == set()
+    assert library_tasks() == set()
 
 
 async def test_ordered_output_follows_input_order(client: AsyncSent, sim: Simulator) -> None:
@@ -199,7 +175,7 @@ async def test_async_iterable_source_is_read_and_closed(client: AsyncSent, sim: 
     await stream.aclose()
     assert state["closed"]
     assert state["pulled"] <= 15 + 2 * 4
-    assert _bulk_tasks() == set()
+    assert library_tasks() == set()
 
 
 async def test_async_iterable_source_to_the_end(client: AsyncSent, sim: Simulator) -> None:
@@ -240,7 +216,7 @@ async def test_source_error_propagates_after_fetched_results(
     with pytest.raises(RuntimeError, match="id source broke"):
         await consume()
     assert [r.message_id for r in results] == known
-    assert _bulk_tasks() == set()
+    assert library_tasks() == set()
 
 
 async def test_programming_error_propagates(client: AsyncSent) -> None:
@@ -249,7 +225,7 @@ async def test_programming_error_propagates(client: AsyncSent) -> None:
     with pytest.raises(TypeError, match="must be a str"):
         async for _ in client.messages.retrieve_activities_many(ids, concurrency=1):  # type: ignore[arg-type]
             pass
-    assert _bulk_tasks() == set()
+    assert library_tasks() == set()
 
 
 @pytest.mark.parametrize("how", ["anyio", "wait_for"])
@@ -272,10 +248,10 @@ async def test_cancelling_the_reader_leaves_nothing_behind(
     else:
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(consume(), 0.12)
-    assert _bulk_tasks() == set()  # already gone when the cancellation reaches us
+    assert library_tasks() == set()  # already gone when the cancellation reaches us
     assert got
     assert source.pulled <= len(got) + 2 * 8
-    await _assert_no_new_requests(sim, await _settled_requests(sim))
+    await assert_no_new_requests(sim, await settled_requests(sim))
 
 
 async def test_async_with_and_aclose(client: AsyncSent, sim: Simulator) -> None:
@@ -286,13 +262,13 @@ async def test_async_with_and_aclose(client: AsyncSent, sim: Simulator) -> None:
         async for result in stream:
             assert result.ok
             break
-    assert _bulk_tasks() == set()
-    seen = await _settled_requests(sim)
+    assert library_tasks() == set()
+    seen = await settled_requests(sim)
     assert seen <= 1 + 2 * 4
     await stream.aclose()
     with pytest.raises(StopAsyncIteration):
         await anext(stream)
-    await _assert_no_new_requests(sim, seen)
+    await assert_no_new_requests(sim, seen)
 
     unstarted = client.messages.retrieve_activities_many(known)
     await unstarted.aclose()

@@ -26,7 +26,7 @@ from sentdm_async import (
 from sentdm_async._watch import STATUS_FACTORS, _Core, _Watched
 from sentdm_async.simulator import OutcomeMix, Simulator
 
-from .conftest import API_KEY, library_tasks
+from .conftest import API_KEY, assert_no_new_requests, settled_requests
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -231,11 +231,7 @@ async def test_break_stops_polling(client: AsyncSent, sim: Simulator) -> None:
     ids = sim.create_messages(20, outcome="no_receipt")
     async for _ in client.messages.watch_many(ids, poll=FAST):
         break
-    await asyncio.sleep(0.05)
-    settled = sim.stats.requests
-    await asyncio.sleep(0.2)
-    assert sim.stats.requests == settled
-    assert not library_tasks()
+    await assert_no_new_requests(sim, await settled_requests(sim))
 
 
 async def test_break_out_of_watch_stops_polling(client: AsyncSent, sim: Simulator) -> None:
@@ -243,11 +239,7 @@ async def test_break_out_of_watch_stops_polling(client: AsyncSent, sim: Simulato
     message_id = sim.create_message(outcome="no_receipt")
     async for _ in client.messages.watch(message_id, poll=FAST):
         break
-    await asyncio.sleep(0.05)
-    settled = sim.stats.requests
-    await asyncio.sleep(0.2)
-    assert sim.stats.requests == settled
-    assert not library_tasks()
+    await assert_no_new_requests(sim, await settled_requests(sim))
 
 
 async def test_cancellation_stops_polling(client: AsyncSent, sim: Simulator) -> None:
@@ -263,10 +255,9 @@ async def test_cancellation_stops_polling(client: AsyncSent, sim: Simulator) -> 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.05)
-    settled = sim.stats.requests
-    await asyncio.sleep(0.2)
-    assert sim.stats.requests == settled > 0
+    seen = await settled_requests(sim)
+    assert seen > 0
+    await assert_no_new_requests(sim, seen)
 
 
 async def test_id_source_error_propagates(client: AsyncSent, sim: Simulator) -> None:

@@ -23,7 +23,13 @@ from ._cli_demo import run_demo
 from ._cli_fetch import run_activities, run_status
 from ._cli_output import JsonLines, Ui, UsageError
 from ._cli_watch import run_watch
-from ._client import API_KEY_ENV, BASE_URL_ENV, AsyncSent
+from ._client import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    AsyncSent,
+)
 from .errors import APIError, AuthenticationError, SentError
 
 if TYPE_CHECKING:
@@ -125,16 +131,16 @@ def _add_client_options(
             "--timeout",
             dest="request_timeout",
             type=_positive_float,
-            default=default(30.0),
+            default=default(DEFAULT_TIMEOUT),
             metavar="SECONDS",
-            help="per request attempt (default: 30)",
+            help=f"per request attempt (default: {DEFAULT_TIMEOUT:g})",
         )
     group.add_argument(
         "--max-retries",
         type=_non_negative_int,
-        default=default(2),
+        default=default(DEFAULT_MAX_RETRIES),
         metavar="N",
-        help="retries after a failed attempt (default: 2)",
+        help=f"retries after a failed attempt (default: {DEFAULT_MAX_RETRIES})",
     )
     group.add_argument(
         "--rate-limit",

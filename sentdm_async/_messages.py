@@ -12,7 +12,7 @@ import msgspec
 
 from ._bulk import ActivityStream, activity_stream
 from ._checks import check_positive_int
-from ._ids import check_message_id, message_path
+from ._ids import message_path
 from ._watch import PollPolicy, Watcher, new_watcher
 from .errors import SentError
 from .models import TERMINAL_STATUSES, Activity, ActivityLog, Envelope, Message, SendResult
@@ -322,7 +322,6 @@ class Messages:
             SentError: A permanent failure (e.g. `AuthenticationError`).
             ValueError: ``message_id`` or an option is invalid (before any request).
         """
-        check_message_id(message_id)
         async with self.watcher(
             until=until, timeout=timeout, poll=poll, concurrency=1, profile_id=profile_id
         ) as watcher:

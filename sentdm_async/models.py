@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, TypeAlias, TypeVar
 
 import msgspec
 
@@ -43,6 +43,28 @@ TERMINAL_STATUSES: frozenset[str] = SUCCESS_STATUSES | FAILURE_STATUSES | INBOUN
 
 T = TypeVar("T")
 
+#: A datetime that must carry an offset: the API always sends one, and a naive value would fail
+#: later (comparing it with an aware one raises `TypeError` in the caller's code, or a watcher's).
+#: A body without one is refused as invalid for that request, not guessed at.
+AwareDatetime: TypeAlias = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+def _check_finite(*prices: Decimal | None) -> None:
+    """Refuse ``NaN``/``sNaN``/``Infinity`` prices: they would break the caller's ``sum()``.
+
+    msgspec has no range constraint for Decimal, so this runs in ``__post_init__`` (a
+    `ValueError` there becomes a `msgspec.ValidationError` of the whole body).
+    """
+    for price in prices:
+        if price is not None and not price.is_finite():
+            raise ValueError(f"price must be a finite decimal, got {price}")
+
+
+def _null_to_empty(struct: msgspec.Struct, name: str) -> None:
+    """Replace a list field the wire sent as ``null`` with ``[]`` (see the fields' comments)."""
+    if getattr(struct, name) is None:
+        msgspec.structs.force_setattr(struct, name, [])
+
 
 class Activity(msgspec.Struct, frozen=True, kw_only=True, rename={"sender": "from"}):
     """One step of a message's lifecycle, from ``GET /v3/messages/{id}/activities``.
@@ -60,14 +82,18 @@ class Activity(msgspec.Struct, frozen=True, kw_only=True, rename={"sender": "fro
     """
 
     status: str
-    timestamp: datetime
+    timestamp: AwareDatetime
     description: str | None = None
     sender: str | None = None
     price: Decimal | None = None
     active_contact_price: Decimal | None = None
     reason_code: str | None = None
     reason: str | None = None
-    scheduled_at: datetime | None = None
+    scheduled_at: AwareDatetime | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse non-finite prices."""
+        _check_finite(self.price, self.active_contact_price)
 
     @property
     def is_terminal(self) -> bool:
@@ -94,7 +120,17 @@ class ActivityLog(msgspec.Struct, frozen=True, kw_only=True):
     """The activity log of one message, most recent first as the API sends it."""
 
     message_id: str
-    activities: list[Activity] = msgspec.field(default_factory=list)
+    # The official schema marks the list optional, so ``null`` must decode. It becomes ``[]`` in
+    # __post_init__, so readers (and type checkers) see a list. msgspec reads the annotation of
+    # the ``else`` branch, type checkers the other: the same pattern is used for every list below.
+    if TYPE_CHECKING:
+        activities: list[Activity] = msgspec.field(default_factory=list)
+    else:
+        activities: list[Activity] | None = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Read ``activities: null`` as an empty log."""
+        _null_to_empty(self, "activities")
 
     @property
     def latest(self) -> Activity | None:
@@ -116,7 +152,7 @@ class StatusEvent(msgspec.Struct, frozen=True, kw_only=True):
     """One entry of `Message.events`."""
 
     status: str
-    timestamp: datetime
+    timestamp: AwareDatetime
     description: str | None = None
     reason: str | None = None
     reason_code: str | None = None
@@ -143,7 +179,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     phone: str | None = None
     phone_international: str | None = None
     region_code: str | None = None
-    created_at: datetime | None = None
+    created_at: AwareDatetime | None = None
     # The wire sends numbers here; Decimal keeps users' arithmetic exact (the value is parsed
     # from the JSON text, not via float, so 0.045 stays Decimal("0.045")).
     price: Decimal | None = None
@@ -153,9 +189,17 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     template_category: str | None = None
     reason_code: str | None = None
     reason: str | None = None
-    scheduled_at: datetime | None = None
-    events: list[StatusEvent] = msgspec.field(default_factory=list)
+    scheduled_at: AwareDatetime | None = None
+    if TYPE_CHECKING:
+        events: list[StatusEvent] = msgspec.field(default_factory=list)
+    else:
+        events: list[StatusEvent] | None = msgspec.field(default_factory=list)
     message_body: MessageBody | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse non-finite prices; read ``events: null`` as no events."""
+        _check_finite(self.price, self.active_contact_price)
+        _null_to_empty(self, "events")
 
     @property
     def is_terminal(self) -> bool:
@@ -179,8 +223,8 @@ class Contact(msgspec.Struct, frozen=True, kw_only=True):
     opt_out: bool | None = None
     is_inherited: bool | None = None
     customer_id: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
 
     @property
     def channels(self) -> list[str]:
@@ -193,8 +237,15 @@ class Contact(msgspec.Struct, frozen=True, kw_only=True):
 class ContactPage(msgspec.Struct, frozen=True, kw_only=True):
     """One page of contacts."""
 
-    contacts: list[Contact]
+    if TYPE_CHECKING:
+        contacts: list[Contact] = msgspec.field(default_factory=list)
+    else:
+        contacts: list[Contact] | None = msgspec.field(default_factory=list)
     pagination: Pagination | None = None
+
+    def __post_init__(self) -> None:
+        """Read ``contacts: null`` as an empty page."""
+        _null_to_empty(self, "contacts")
 
 
 class Recipient(msgspec.Struct, frozen=True, kw_only=True):
@@ -212,8 +263,15 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     template_id: str | None = None
     template_name: str | None = None
-    recipients: list[Recipient] = msgspec.field(default_factory=list)
-    scheduled_at: datetime | None = None
+    if TYPE_CHECKING:
+        recipients: list[Recipient] = msgspec.field(default_factory=list)
+    else:
+        recipients: list[Recipient] | None = msgspec.field(default_factory=list)
+    scheduled_at: AwareDatetime | None = None
+
+    def __post_init__(self) -> None:
+        """Read ``recipients: null`` as none."""
+        _null_to_empty(self, "recipients")
 
     @property
     def message_ids(self) -> list[str]:

@@ -158,3 +158,51 @@ def test_arbitrary_bytes_never_crash_differently(raw: bytes) -> None:
     """Any byte string either decodes or raises msgspec.DecodeError (which the transport maps)."""
     with contextlib.suppress(msgspec.DecodeError):
         ACTIVITIES.decode(raw)
+
+
+# --- hardening: values that decode but would break the caller later ---------------------------
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        pytest.param(b'"timestamp":"2026-01-01T00:00:00"', id="naive-timestamp"),
+        pytest.param(
+            b'"timestamp":"2026-01-01T00:00:00Z","scheduled_at":"2026-01-02T00:00:00"',
+            id="naive-scheduled_at",
+        ),
+    ],
+)
+def test_naive_datetimes_are_refused(field: bytes) -> None:
+    """A timestamp without an offset is refused: the model promises timezone-aware values."""
+    raw = b'{"status":"SCHEDULED",' + field + b"}"
+    with pytest.raises(msgspec.ValidationError, match="timezone"):
+        msgspec.json.decode(raw, type=Activity)
+
+
+@pytest.mark.parametrize("price", [b'"NaN"', b'"sNaN"', b'"Infinity"', b'"-Infinity"'])
+def test_non_finite_prices_are_refused(price: bytes) -> None:
+    """NaN and infinite prices are refused rather than becoming Decimals that break sum()."""
+    raw = b'{"status":"SENT","timestamp":"2026-01-01T00:00:00Z","price":' + price + b"}"
+    with pytest.raises(msgspec.ValidationError, match="finite"):
+        msgspec.json.decode(raw, type=Activity)
+    status = b'{"id":"m","active_contact_price":' + price + b"}"
+    with pytest.raises(msgspec.ValidationError, match="finite"):
+        msgspec.json.decode(status, type=Message)
+
+
+def test_optional_collections_decode_from_null() -> None:
+    """Fields the official schema marks optional decode from null as well as from absent."""
+    message = msgspec.json.decode(
+        b'{"id":"m","events":null,"message_body":{"buttons":null}}', type=Message
+    )
+    assert message.events == []
+    assert message.message_body is not None
+    assert message.message_body.buttons is None
+    log = msgspec.json.decode(b'{"message_id":"m","activities":null}', type=ActivityLog)
+    assert log.activities == []
+    assert log.latest is None
+    result = msgspec.json.decode(b'{"status":"QUEUED","recipients":null}', type=SendResult)
+    assert result.message_ids == []
+    page = msgspec.json.decode(b'{"contacts":null,"pagination":null}', type=ContactPage)
+    assert page.contacts == []

@@ -1,6 +1,6 @@
 """Asyncio client for the Sent.dm v3 API: activity logs at scale, status watchers, one budget."""
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from ._budget import RateBudget as RateBudget
 from ._budget import TokenBucket as TokenBucket
@@ -17,6 +17,7 @@ from .errors import AuthenticationError as AuthenticationError
 from .errors import BadRequestError as BadRequestError
 from .errors import ConflictError as ConflictError
 from .errors import InternalServerError as InternalServerError
+from .errors import InvalidIdError as InvalidIdError
 from .errors import NotFoundError as NotFoundError
 from .errors import PermissionDeniedError as PermissionDeniedError
 from .errors import RateLimitError as RateLimitError
@@ -28,10 +29,15 @@ from .models import INBOUND_TERMINAL as INBOUND_TERMINAL
 from .models import SUCCESS_STATUSES as SUCCESS_STATUSES
 from .models import TERMINAL_STATUSES as TERMINAL_STATUSES
 from .models import Activity as Activity
+from .models import ActivityFailure as ActivityFailure
 from .models import ActivityLog as ActivityLog
+from .models import ActivityOk as ActivityOk
 from .models import ActivityResult as ActivityResult
+from .models import Button as Button
 from .models import Contact as Contact
 from .models import ContactPage as ContactPage
+from .models import HeaderMedia as HeaderMedia
+from .models import Media as Media
 from .models import Message as Message
 from .models import MessageBody as MessageBody
 from .models import Pagination as Pagination
@@ -41,8 +47,8 @@ from .models import StatusEvent as StatusEvent
 from .models import WatchEvent as WatchEvent
 
 try:
-    __version__ = version("sentdm-async")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = _metadata.version("sentdm-async")
+except _metadata.PackageNotFoundError:  # pragma: no cover - a source tree without install
     __version__ = "0.0.0"
 
 __all__ = [
@@ -56,16 +62,22 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Activity",
+    "ActivityFailure",
     "ActivityLog",
+    "ActivityOk",
     "ActivityResult",
     "ActivityStream",
     "AsyncSent",
     "AuthenticationError",
     "BadRequestError",
+    "Button",
     "ConflictError",
     "Contact",
     "ContactPage",
+    "HeaderMedia",
     "InternalServerError",
+    "InvalidIdError",
+    "Media",
     "Message",
     "MessageBody",
     "NotFoundError",

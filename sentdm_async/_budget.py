@@ -2,8 +2,7 @@
 
 The account's rate limit (200 requests/min, burst 50 by default) is the real bottleneck of this
 library, so every request, whether from a web handler, a bulk job or a watcher, takes one token
-from the same bucket before it goes out. Keep the defaults in sync with README §Retries and rate
-limits.
+from the same budget before it goes out (through the client's fair gate, `_gate`).
 """
 
 from __future__ import annotations
@@ -20,9 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BURST", "DEFAULT_RATE_PER_MINUTE", "RateBudget", "TokenBucket"]
 
-#: The documented limit of standard v3 endpoints (keep in sync with README).
+#: The documented limit of standard v3 endpoints.
 DEFAULT_RATE_PER_MINUTE = 200
-#: The documented burst of standard v3 endpoints (keep in sync with README).
+#: The documented burst of standard v3 endpoints.
 DEFAULT_BURST = 50
 #: In auto mode, callers that arrive while the first request is out wait at most this long
 #: (seconds) for its answer to say what the server allows.
@@ -31,25 +30,38 @@ PROBE_WAIT = 2.0
 #: still reach the server early (connection set-up, scheduling), and one 429 costs a request and
 #: a pause for every caller, far more than 5% of throughput.
 AUTO_HEADROOM = 0.95
+#: Longest single sleep of a waiter (seconds) before it looks at the rate and pauses again.
+MAX_SLICE = 1.0
 
 
 @runtime_checkable
 class RateBudget(Protocol):
     """What the transport needs from a request budget.
 
-    Implement it to share one budget between processes (e.g. backed by Redis) and pass the
-    instance as ``AsyncSent(rate_limit=...)``.
+    Implement it to share one budget between processes (`sentdm_async.redis.RedisRateBudget`
+    does, through Redis) and pass the instance as ``AsyncSent(rate_limit=...)``. The methods are
+    async so that an implementation may do I/O. Fairness between the consumers of one client
+    (single calls, each watcher, each bulk job) is handled above the budget, by the client, so
+    an implementation only has to hand out slots at the right rate.
     """
 
-    async def acquire(self) -> None:
-        """Wait until one more request may be sent, and count it."""
+    @property
+    def adaptive(self) -> bool:
+        """Whether `observe` uses the headers (the transport skips parsing them if not)."""
 
-    def observe(
+    async def acquire(self) -> None:
+        """Wait until one more request may be sent, and count it.
+
+        Must be cancel-safe: a cancelled call must not leave a slot counted that it did not
+        hand out, or must accept that the slot goes unused.
+        """
+
+    async def observe(
         self, *, limit: int | None, remaining: int | None, reset_after: float | None
     ) -> None:
         """Learn from a response's ``X-RateLimit-*`` headers (``None`` where a header was absent).
 
-        Called after every response the client receives, headers or not.
+        Called after every response when `adaptive` is true.
 
         Args:
             limit: Requests per minute the server allows.
@@ -57,16 +69,18 @@ class RateBudget(Protocol):
             reset_after: Seconds until the server's allowance is full again.
         """
 
-    def pause(self, seconds: float) -> None:
+    async def pause(self, seconds: float) -> None:
         """Stop every caller from sending for ``seconds`` (the server answered 429)."""
 
 
 class TokenBucket:
     """In-process token bucket: ``rate_per_minute`` sustained, ``burst`` at once.
 
-    Waiters reserve a token up front (the count may go negative) and sleep until it is theirs,
-    so they are served first come first served with no wake-up storm; a cancelled waiter gives
-    its token back. A `pause` holds every caller, including those already waiting, until it ends.
+    Waiters queue first come, first served (one lock), and the one at the head sleeps until its
+    token is due, in slices of at most `MAX_SLICE` seconds: a rate learned meanwhile (a higher
+    ``X-RateLimit-Limit``) or a `pause` takes effect within a slice instead of after a sleep
+    computed from the old rate. A cancelled waiter has taken nothing. A `pause` holds every
+    caller, including those already waiting, until it ends; the bucket restarts empty.
 
     In adaptive ("auto") mode the first request goes out alone: the others wait (at most
     `PROBE_WAIT` seconds) for its answer, whose ``X-RateLimit-*`` headers say what the account
@@ -101,12 +115,13 @@ class TokenBucket:
         self._rate = rate_per_minute / 60.0
         self._burst = burst
         self._max_burst = burst
-        self.adaptive = adaptive
+        self._adaptive = adaptive
         self._clock = clock
         self._sleep = sleep
         self._tokens = float(burst)
         self._updated = clock()
         self._paused_until = -math.inf
+        self._queue = asyncio.Lock()  # FIFO: the head of the queue is the only one sleeping
         #: How many times a 429 paused this budget (for stats and tests).
         self.pauses = 0
         # Adaptive mode: learned from the first answer (None until then) and the server's bucket
@@ -116,8 +131,13 @@ class TokenBucket:
         self._server_burst = 0
 
     def __repr__(self) -> str:
-        mode = "auto" if self.adaptive else "fixed"
+        mode = "auto" if self._adaptive else "fixed"
         return f"TokenBucket({self.rate_per_minute:g}/min, burst={self._burst}, {mode})"
+
+    @property
+    def adaptive(self) -> bool:
+        """Whether the bucket follows the server's headers ("auto" mode)."""
+        return self._adaptive
 
     @property
     def rate_per_minute(self) -> float:
@@ -131,7 +151,7 @@ class TokenBucket:
 
     @property
     def available(self) -> float:
-        """Tokens available now (negative when callers are queued)."""
+        """Tokens available now."""
         self._refill(self._clock())
         return self._tokens
 
@@ -140,6 +160,20 @@ class TokenBucket:
         if elapsed > 0:
             self._tokens = min(float(self._burst), self._tokens + elapsed * self._rate)
             self._updated = now
+
+    def try_acquire(self) -> bool:
+        """Take a token if one is free right now, without waiting; return whether it did."""
+        learned = self._learned
+        if (learned is not None and not learned.is_set()) or self._queue.locked():
+            return False  # the probe, and anyone queued, go first
+        now = self._clock()
+        if self._paused_until > now:
+            return False
+        self._refill(now)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
 
     async def acquire(self) -> None:
         """Wait for a token (first come, first served)."""
@@ -151,25 +185,19 @@ class TokenBucket:
                 learned.set()  # answered, or no answer in time: stop waiting either way
             else:
                 self._probe_out = True  # this caller's request is the probe
-        while True:
-            now = self._clock()
-            if self._paused_until > now:
-                await self._sleep(self._paused_until - now)
-                continue
-            self._refill(now)
-            self._tokens -= 1.0
-            if self._tokens >= 0.0:
-                return
-            try:
-                await self._sleep(-self._tokens / self._rate)
-            except BaseException:
-                self._tokens += 1.0  # cancelled while waiting: the slot goes to the next caller
-                raise
-            if self._paused_until <= self._clock():
-                return
-            self._tokens += 1.0  # a 429 arrived while we slept: queue again after the pause
+        async with self._queue:
+            while True:
+                now = self._clock()
+                if self._paused_until > now:
+                    await self._sleep(min(self._paused_until - now, MAX_SLICE))
+                    continue
+                self._refill(now)
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await self._sleep(min((1.0 - self._tokens) / self._rate, MAX_SLICE))
 
-    def observe(
+    async def observe(
         self, *, limit: int | None, remaining: int | None, reset_after: float | None
     ) -> None:
         """Follow the server's headers (only when ``adaptive``).
@@ -180,7 +208,7 @@ class TokenBucket:
         rate already says when the next token comes.
         """
         del reset_after
-        if not self.adaptive:
+        if not self._adaptive:
             return
         if self._learned is not None:
             self._learned.set()
@@ -200,7 +228,7 @@ class TokenBucket:
         self._burst = max(1, min(caps))
         self._tokens = min(self._tokens, float(self._burst))
 
-    def pause(self, seconds: float) -> None:
+    async def pause(self, seconds: float) -> None:
         """Hold every caller for ``seconds``; the bucket restarts empty when the pause ends."""
         if not seconds > 0:
             return

@@ -7,31 +7,45 @@ import os
 import warnings
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+import aiohttp
+import msgspec
 from yarl import URL
 
 from ._budget import RateBudget, make_budget
 from ._checks import check_number
 from ._contacts import Contacts
 from ._messages import Messages
+from ._options import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER,
+    DEFAULT_TIMEOUT,
+    ClientOptions,
+)
 from ._transport import Transport
 from .errors import SentError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
-    import aiohttp
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RETRY_AFTER",
+    "DEFAULT_TIMEOUT",
+    "AsyncSent",
+]
 
-__all__ = ["AsyncSent"]
-
-# Defaults: keep in sync with README §Configuration.
-DEFAULT_BASE_URL: Final = "https://api.sent.dm"
-DEFAULT_TIMEOUT: Final = 30.0
-DEFAULT_MAX_RETRIES: Final = 2
-DEFAULT_MAX_RETRY_AFTER: Final = 60.0
-DEFAULT_MAX_CONNECTIONS: Final = 100
-DEFAULT_MAX_RESPONSE_BYTES: Final = 10 * 1024 * 1024
-API_KEY_ENV: Final = "SENT_DM_API_KEY"
-BASE_URL_ENV: Final = "SENT_BASE_URL"
+_NOT_GIVEN: Final = object()
 
 
 def _is_loopback(host: str) -> bool:
@@ -67,7 +81,8 @@ class AsyncSent:
 
     One client holds one aiohttp session (a pool of keep-alive connections) and one request
     budget shared by every request it makes: calls from a web app, bulk jobs and watchers all
-    draw on it. Create one per process, use it as ``async with``, or call `aclose`.
+    draw on it, each with a fair share. Create one per process and event loop, use it as
+    ``async with``, or call `aclose`.
 
     Args:
         api_key: The account's API key; defaults to ``$SENT_DM_API_KEY``.
@@ -75,23 +90,29 @@ class AsyncSent:
             is refused unless the host is loopback.
         profile_id: Sent as ``x-profile-id`` on every call (each method also takes
             ``profile_id=``).
-        timeout: Seconds per attempt, whole response included (default 30).
+        timeout: Seconds per attempt, whole response included (default 30). Each method also
+            takes ``timeout=``, a bound on the whole call (budget wait and retries included).
         max_retries: Retries after the first attempt (default 2).
         max_retry_after: Longest server-requested wait (``Retry-After``) slept through, in
             seconds (default 60); a longer one raises at once with ``.retry_after`` set.
         max_connections: Size of the connection pool (default 100).
-        max_response_bytes: Largest response body read (default 10 MiB).
+        max_response_bytes: Largest response body read, counted after decompression
+            (default 10 MiB).
         rate_limit: The shared request budget: ``"auto"`` (default) starts at 200/min burst 50
             and follows the server's ``X-RateLimit-*`` headers; a number fixes requests per
             minute; ``None`` means no client-side limit; a `RateBudget` is used as given (e.g.
-            one shared by several processes). Any 429 pauses every caller of the client.
-        session: An ``aiohttp.ClientSession`` you own and close; ``max_connections`` then does
-            not apply.
+            `sentdm_async.redis.RedisRateBudget`, shared by several processes). Any 429 pauses
+            every caller of the client.
+        trust_env: Use ``HTTP(S)_PROXY``/``NO_PROXY`` and ``.netrc`` as the official SDK does
+            (default ``True``).
+        default_headers: Headers sent on every request.
+        session: An ``aiohttp.ClientSession`` you own and close; ``max_connections`` and
+            ``trust_env`` then do not apply.
 
     Raises:
         SentError: No API key, or an unusable ``base_url``.
         TypeError: An argument of the wrong type.
-        ValueError: A negative or non-finite number.
+        ValueError: A negative or non-finite number, or a header value with a line break.
     """
 
     def __init__(
@@ -106,6 +127,8 @@ class AsyncSent:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         rate_limit: Literal["auto"] | float | RateBudget | None = "auto",
+        trust_env: bool = True,
+        default_headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         if api_key is None:
@@ -121,40 +144,69 @@ class AsyncSent:
             raise SentError("api_key contains a line break or NUL character")
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-        base_url = _check_base_url(base_url)
-        if profile_id is not None and (not isinstance(profile_id, str) or not profile_id):
-            raise TypeError("profile_id must be a non-empty str or None")
-        check_number("timeout", timeout, positive=True)
-        check_number("max_retries", max_retries, integer=True)
-        check_number("max_retry_after", max_retry_after)
-        check_number("max_connections", max_connections, integer=True, positive=True)
-        check_number("max_response_bytes", max_response_bytes, integer=True, positive=True)
         if isinstance(rate_limit, int | float) and not isinstance(rate_limit, bool):
             check_number("rate_limit", rate_limit, positive=True)
-        if session is not None and not hasattr(session, "request"):
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError(
                 f"session must be an aiohttp.ClientSession, got {type(session).__name__}"
             )
-
-        self.base_url = base_url
-        self.profile_id = profile_id
-        self.budget: RateBudget | None = make_budget(rate_limit)
-        self._transport = Transport(
-            api_key=api_key,
-            base_url=base_url,
+        options = ClientOptions(
+            base_url=_check_base_url(base_url),
             profile_id=profile_id,
-            timeout=float(timeout),
+            timeout=timeout,
             max_retries=max_retries,
-            max_retry_after=float(max_retry_after),
+            max_retry_after=max_retry_after,
             max_connections=max_connections,
             max_response_bytes=max_response_bytes,
-            budget=self.budget,
-            session=session,
+            trust_env=trust_env,
+            default_headers=dict(default_headers or {}),
         )
+        budget = make_budget(rate_limit)
+        self._attach(Transport(api_key=api_key, options=options, budget=budget, session=session))
+
+    def _attach(self, transport: Transport) -> None:
+        self._transport = transport
         #: Message endpoints, bulk fetching and watchers.
-        self.messages = Messages(self._transport)
+        self.messages = Messages(transport)
         #: Contact endpoints.
-        self.contacts = Contacts(self._transport)
+        self.contacts = Contacts(transport)
+
+    def with_options(
+        self,
+        *,
+        profile_id: str | object | None = _NOT_GIVEN,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        max_retry_after: float | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> AsyncSent:
+        """Return a client with some options changed, sharing this one's session and budget.
+
+        The copy draws on the same connection pool and the same rate budget (the account has
+        one limit), so it costs nothing to make one per call site. Closing either closes the
+        shared session; close the original.
+
+        Args:
+            profile_id: A new default ``x-profile-id`` (``None`` to send none).
+            timeout: Seconds per attempt.
+            max_retries: Retries after the first attempt.
+            max_retry_after: Longest ``Retry-After`` slept through.
+            default_headers: Headers added to (and overriding) this client's default headers.
+        """
+        current = self._transport.options
+        given = {"timeout": timeout, "max_retries": max_retries, "max_retry_after": max_retry_after}
+        changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        if profile_id is not _NOT_GIVEN:
+            changes["profile_id"] = profile_id
+        if default_headers is not None:
+            changes["default_headers"] = {**current.default_headers, **default_headers}
+        options = msgspec.structs.replace(current, **changes)
+        copy = object.__new__(AsyncSent)
+        copy._attach(self._transport.derive(options))
+        copy._derived = True
+        return copy
+
+    _derived = False
 
     def __repr__(self) -> str:
         # Never the API key.
@@ -162,22 +214,40 @@ class AsyncSent:
         return f"AsyncSent(base_url={self.base_url!r}{profile}, rate_limit={self.budget!r})"
 
     @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self._transport.options.base_url
+
+    @property
+    def profile_id(self) -> str | None:
+        """The default ``x-profile-id``."""
+        return self._transport.options.profile_id
+
+    @property
+    def budget(self) -> RateBudget | None:
+        """The shared request budget (``None``: no client-side limit)."""
+        return self._transport.budget
+
+    @property
     def timeout(self) -> float:
         """Seconds per attempt."""
-        return self._transport.timeout
+        return self._transport.options.timeout
 
     @property
     def max_retries(self) -> int:
         """Retries after the first attempt."""
-        return self._transport.max_retries
+        return self._transport.options.max_retries
 
     @property
     def closed(self) -> bool:
-        """Whether `aclose` was called."""
+        """Whether the client (or the one it was derived from) was closed."""
         return self._transport.closed
 
     async def aclose(self) -> None:
-        """Close the connection pool (not a caller-owned ``session``). Idempotent."""
+        """Fail calls still waiting for the budget, close the connection pool. Idempotent.
+
+        A caller-owned ``session`` is left open.
+        """
         await self._transport.aclose()
 
     async def __aenter__(self) -> AsyncSent:
@@ -195,7 +265,7 @@ class AsyncSent:
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
         transport = getattr(self, "_transport", None)  # absent when __init__ raised
-        if transport is not None and transport.session_open:
+        if transport is not None and not self._derived and transport.session_open:
             _warn(
                 f"unclosed {self!r}: use 'async with AsyncSent()' or 'await client.aclose()'",
                 ResourceWarning,

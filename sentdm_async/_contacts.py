@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Unpack
 
 import msgspec
 
 from ._checks import check_positive_int
-from .models import Contact, ContactPage, Envelope
+from ._wire import Envelope
+from .models import Contact, ContactPage
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from ._options import RequestOptions
     from ._transport import Transport
 
 __all__ = ["Contacts"]
@@ -52,7 +54,7 @@ class Contacts:
         search: str | None = None,
         channel: str | None = None,
         phone: str | None = None,
-        profile_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ContactPage:
         """Fetch one page of contacts (``GET /v3/contacts``).
 
@@ -62,7 +64,7 @@ class Contacts:
             search: Free-text filter.
             channel: ``"sms"`` or ``"whatsapp"``.
             phone: Filter by phone number.
-            profile_id: ``x-profile-id`` for this call.
+            **options: Per-call `RequestOptions`.
 
         Raises:
             ValueError: ``page`` or ``page_size`` below 1, or an unknown channel.
@@ -71,7 +73,7 @@ class Contacts:
         params = _filters(search, channel, phone, page_size)
         params["page"] = str(check_positive_int("page", page))
         return await self._transport.request(
-            "GET", "/v3/contacts", _PAGE, params=params, profile_id=profile_id
+            "GET", "/v3/contacts", _PAGE, params=params, options=options
         )
 
     async def list(
@@ -81,7 +83,7 @@ class Contacts:
         search: str | None = None,
         channel: str | None = None,
         phone: str | None = None,
-        profile_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> AsyncIterator[Contact]:
         """Yield every contact, fetching one page at a time as the caller consumes them.
 
@@ -93,7 +95,7 @@ class Contacts:
             search: Free-text filter.
             channel: ``"sms"`` or ``"whatsapp"``.
             phone: Filter by phone number.
-            profile_id: ``x-profile-id`` for these calls.
+            **options: Per-call `RequestOptions`.
         """
         params = _filters(search, channel, phone, page_size)
         page = 1
@@ -103,7 +105,7 @@ class Contacts:
                 "/v3/contacts",
                 _PAGE,
                 params={**params, "page": str(page)},
-                profile_id=profile_id,
+                options=options,
             )
             for contact in result.contacts:
                 yield contact

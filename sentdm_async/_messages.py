@@ -1,4 +1,4 @@
-"""Message endpoints: activity log, status, send."""
+"""Message endpoints (activity log, status, send), bulk fetching and watchers."""
 
 from __future__ import annotations
 
@@ -6,80 +6,123 @@ import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import msgspec
 
-from ._bulk import ActivityStream, activity_stream
+from ._bulk import ACTIVITIES, ActivityStream, activity_stream
 from ._checks import check_positive_int
 from ._ids import message_path
-from ._watch import PollPolicy, Watcher, new_watcher
+from ._options import BaseRequestOptions, RequestOptions, check_request_options
+from ._watch import PollPolicy, Watcher, WatchSettings, new_watcher
+from ._wire import Envelope
 from .errors import SentError
-from .models import TERMINAL_STATUSES, Activity, ActivityLog, Envelope, Message, SendResult
+from .models import TERMINAL_STATUSES, Activity, ActivityLog, Message, SendResult
 
 if TYPE_CHECKING:
     from ._transport import Transport
 
-__all__ = ["Messages"]
+__all__ = ["Messages", "SendBody", "check_idempotency_key"]
 
-_ACTIVITIES: Final = msgspec.json.Decoder(Envelope[ActivityLog])
 _STATUS: Final = msgspec.json.Decoder(Envelope[Message])
 _SEND: Final = msgspec.json.Decoder(Envelope[SendResult])
 _ENCODER: Final = msgspec.json.Encoder()
 
 _IDEMPOTENCY_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_CHANNELS: Final = frozenset({"sms", "whatsapp", "rcs", "mms"})
 
 
-def _check_idempotency_key(key: object) -> str:
+def check_idempotency_key(key: object) -> str:
+    """Return ``key``, or a new one when ``None``; refuse a key the API would refuse (400).
+
+    Raises:
+        ValueError: Not a string matching ``[A-Za-z0-9_-]{1,255}``.
+    """
+    if key is None:
+        return uuid.uuid4().hex
     if not isinstance(key, str) or not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ValueError("idempotency_key must match [A-Za-z0-9_-]{1,255}")
     return key
 
 
+def _strings(name: str, values: object) -> list[str]:
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, Sequence) or not values:
+        raise ValueError(f"{name} must be a non-empty list of strings")
+    if not all(isinstance(v, str) and v.strip() for v in values):
+        raise ValueError(f"every item of {name} must be a non-empty string, got {values!r}")
+    return list(values)
+
+
+class SendBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The body of ``POST /v3/messages``, checked in `__post_init__` before any request."""
+
+    to: list[str]
+    text: str | None = None
+    template: dict[str, Any] | None = None
+    channel: list[str] | None = None
+    channels: dict[str, Any] | None = None
+    media_urls: list[str] | None = None
+    subject: str | None = None
+    scheduled_at: str | None = None
+    sandbox: bool | None = None
+
+    def __post_init__(self) -> None:
+        """Check what the API would refuse, so a mistake is a ValueError and not a 400."""
+        if (self.text is None) == (self.template is None):
+            raise ValueError("pass exactly one of text= and template=")
+        if self.text is not None and (not isinstance(self.text, str) or not self.text):
+            raise ValueError("text must be a non-empty string")
+        template = self.template
+        if template is not None and (
+            not isinstance(template, Mapping) or ("id" in template) == ("name" in template)
+        ):
+            raise ValueError("template must be a mapping with exactly one of 'id' and 'name'")
+        if self.channels is not None:
+            unknown = set(self.channels) - _CHANNELS
+            if unknown:
+                raise ValueError(f"channels: unknown channel(s) {sorted(unknown)}")
+        if self.media_urls is not None:
+            for url in self.media_urls:
+                if not url.startswith("https://"):
+                    raise ValueError(f"media_urls must be https:// URLs, got {url!r}")
+
+
 def _send_body(
+    to: Sequence[str] | str,
     *,
-    to: Sequence[str],
     text: str | None,
     template: Mapping[str, Any] | None,
     channel: Sequence[str] | str | None,
+    channels: Mapping[str, Any] | None,
+    media_urls: Sequence[str] | None,
+    subject: str | None,
     scheduled_at: datetime | str | None,
     sandbox: bool | None,
 ) -> bytes:
-    if isinstance(to, str) or not isinstance(to, Sequence):
-        raise TypeError("to must be a list of phone numbers (E.164), e.g. ['+15551234567']")
-    recipients = list(to)
-    if not recipients:
-        raise ValueError("to must name at least one recipient")
-    for number in recipients:
-        if not isinstance(number, str) or not number.strip():
-            raise ValueError(f"every recipient must be a non-empty string, got {number!r}")
-    if (text is None) == (template is None):
-        raise ValueError("pass exactly one of text= and template=")
-    body: dict[str, Any] = {"to": recipients}
-    if text is not None:
-        if not isinstance(text, str) or not text:
-            raise ValueError("text must be a non-empty string")
-        body["text"] = text
-    if template is not None:
-        if not isinstance(template, Mapping) or ("id" in template) == ("name" in template):
-            raise ValueError("template must be a mapping with exactly one of 'id' and 'name'")
-        body["template"] = dict(template)
-    if channel is not None:
-        channels = [channel] if isinstance(channel, str) else list(channel)
-        if not channels or not all(isinstance(c, str) and c for c in channels):
-            raise ValueError("channel must be a non-empty list of channel names")
-        body["channel"] = channels
-    if scheduled_at is not None:
-        if isinstance(scheduled_at, datetime):
-            if scheduled_at.tzinfo is None:
-                raise ValueError("scheduled_at must be timezone-aware (the API requires an offset)")
-            body["scheduled_at"] = scheduled_at.isoformat()
-        elif isinstance(scheduled_at, str) and scheduled_at:
-            body["scheduled_at"] = scheduled_at
-        else:
-            raise TypeError("scheduled_at must be an aware datetime or an ISO-8601 string")
-    if sandbox is not None:
-        body["sandbox"] = bool(sandbox)
+    when: str | None = None
+    if isinstance(scheduled_at, datetime):
+        if scheduled_at.tzinfo is None:
+            raise ValueError("scheduled_at must be timezone-aware (the API requires an offset)")
+        when = scheduled_at.isoformat()
+    elif isinstance(scheduled_at, str) and scheduled_at:
+        when = scheduled_at
+    elif scheduled_at is not None:
+        raise TypeError("scheduled_at must be an aware datetime or an ISO-8601 string")
+    if subject is not None and not isinstance(subject, str):
+        raise TypeError("subject must be a str")
+    body = SendBody(
+        to=_strings("to", to),
+        text=text,
+        template=dict(template) if isinstance(template, Mapping) else template,
+        channel=None if channel is None else _strings("channel", channel),
+        channels=dict(channels) if channels is not None else None,
+        media_urls=None if media_urls is None else _strings("media_urls", media_urls),
+        subject=subject,
+        scheduled_at=when,
+        sandbox=None if sandbox is None else bool(sandbox),
+    )
     try:
         return _ENCODER.encode(body)
     except (TypeError, msgspec.EncodeError) as exc:
@@ -93,64 +136,75 @@ class Messages:
         self._transport = transport
 
     async def retrieve_activities(
-        self, message_id: str, *, profile_id: str | None = None
+        self, message_id: str, **options: Unpack[RequestOptions]
     ) -> ActivityLog:
         """Fetch a message's activity log (``GET /v3/messages/{id}/activities``).
 
         Args:
             message_id: The message id.
-            profile_id: ``x-profile-id`` for this call (overrides the client's).
+            **options: Per-call `RequestOptions` (``profile_id``, ``timeout`` for the whole
+                call, ``extra_headers``, ``extra_query``).
 
         Returns:
             The log, most recent activity first (`ActivityLog.chronological` reverses it).
 
         Raises:
             NotFoundError: No such message (``RESOURCE_003``).
+            InvalidIdError: ``message_id`` is empty or malformed (before any request).
             SentError: Any other API or connection failure (see `sentdm_async.errors`).
-            ValueError: ``message_id`` is empty or malformed (before any request).
         """
         return await self._transport.request(
-            "GET", message_path(message_id, "/activities"), _ACTIVITIES, profile_id=profile_id
+            "GET", message_path(message_id, "/activities"), ACTIVITIES, options=options
         )
 
-    async def retrieve_status(self, message_id: str, *, profile_id: str | None = None) -> Message:
+    async def retrieve_status(self, message_id: str, **options: Unpack[RequestOptions]) -> Message:
         """Fetch a message's current status and details (``GET /v3/messages/{id}``).
 
         Raises:
             NotFoundError: No such message (``RESOURCE_003``).
+            InvalidIdError: ``message_id`` is empty or malformed (before any request).
             SentError: Any other API or connection failure.
-            ValueError: ``message_id`` is empty or malformed (before any request).
         """
         return await self._transport.request(
-            "GET", message_path(message_id), _STATUS, profile_id=profile_id
+            "GET", message_path(message_id), _STATUS, options=options
         )
 
     async def send(
         self,
         *,
-        to: Sequence[str],
+        to: Sequence[str] | str,
         text: str | None = None,
         template: Mapping[str, Any] | None = None,
         channel: Sequence[str] | str | None = None,
+        channels: Mapping[str, Any] | None = None,
+        media_urls: Sequence[str] | None = None,
+        subject: str | None = None,
         scheduled_at: datetime | str | None = None,
         sandbox: bool | None = None,
         idempotency_key: str | None = None,
-        profile_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> SendResult:
         """Send a message to one or more recipients (``POST /v3/messages``).
 
         Every send carries an ``Idempotency-Key`` (yours, or a generated one) and the same key
-        on every retry, so a retried send never creates a second message.
+        on every retry, so a retried send never creates a second message. A send cancelled
+        while in flight (a ``timeout``, a cancelled task) may or may not have reached the API:
+        call it again with the same ``idempotency_key`` to find out without sending twice (the
+        API replays the first answer for 24 h).
 
         Args:
-            to: Recipients in E.164 form; one message per recipient and channel.
+            to: Recipients in E.164 form (one string is one recipient); one message per
+                recipient and channel.
             text: Free-form text (exactly one of ``text`` and ``template``).
             template: ``{"id": ...}`` or ``{"name": ...}`` plus ``"parameters": {...}``.
             channel: e.g. ``["sms"]``, ``["whatsapp"]``; default lets the API choose.
+            channels: Per-channel sender options, e.g. ``{"sms": [{"from": ["+1555..."]}]}``.
+            media_urls: https URLs of MMS media.
+            subject: MMS subject.
             scheduled_at: Aware datetime (or ISO-8601 string with offset) 1 min to 30 days ahead.
             sandbox: Validate only; nothing is sent.
             idempotency_key: ``[A-Za-z0-9_-]{1,255}``; generated when omitted.
-            profile_id: ``x-profile-id`` for this call.
+            **options: Per-call `RequestOptions`.
 
         Returns:
             The accepted batch, with one `Recipient` (and message id) per created message.
@@ -160,23 +214,23 @@ class Messages:
             SentError: The API refused the send, or no response after the retries.
         """
         body = _send_body(
-            to=to,
+            to,
             text=text,
             template=template,
             channel=channel,
+            channels=channels,
+            media_urls=media_urls,
+            subject=subject,
             scheduled_at=scheduled_at,
             sandbox=sandbox,
-        )
-        key = (
-            uuid.uuid4().hex if idempotency_key is None else _check_idempotency_key(idempotency_key)
         )
         return await self._transport.request(
             "POST",
             "/v3/messages",
             _SEND,
             body=body,
-            headers={"Idempotency-Key": key},
-            profile_id=profile_id,
+            idempotency_key=check_idempotency_key(idempotency_key),
+            options=options,
         )
 
     def retrieve_activities_many(
@@ -185,40 +239,40 @@ class Messages:
         *,
         concurrency: int = 32,
         ordered: bool = False,
-        profile_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> ActivityStream:
         """Fetch the activity logs of many messages, streaming, with bounded concurrency.
 
         ``ids`` is read lazily (a generator of millions of ids is fine): at most about
         ``2 x concurrency`` ids and answers are held at once. Every input id yields exactly one
-        `ActivityResult`, a repeated id once per occurrence. An API or connection failure for
-        one id (after the transport's retries), or a malformed id, lands in ``result.error`` and
-        the job goes on; an exception from the id source, a programming error or cancellation
-        propagates. Every request draws on the client's shared rate budget.
+        `ActivityResult`, a repeated id once per occurrence. Anything that goes wrong with one
+        id or its response (an API or connection failure after the retries, a malformed id, a
+        body that cannot be read) lands in ``result.error`` and the job goes on; an exception
+        from the id source, a bug or cancellation propagates. Every request draws on the
+        client's budget, through the job's own fair share.
 
         Args:
             ids: Message ids, an iterable or async iterable.
-            concurrency: Most requests in flight at once (default 32).
+            concurrency: Most requests in flight at once (default 32); workers start only as
+                ids arrive.
             ordered: Yield in input order (holding back answers that finish early, within a
                 window of ``4 x concurrency`` ids) instead of as they complete.
-            profile_id: ``x-profile-id`` for these calls.
+            **options: Per-call `RequestOptions` for every request (``timeout`` bounds each).
 
         Returns:
-            An async iterator of `ActivityResult`; breaking out of the loop or cancelling stops
-            every request. Use ``async with`` (or ``await stream.aclose()``) to also wait for them
-            to stop.
+            An `ActivityStream`; use ``async with`` so leaving stops every request.
 
         Raises:
             TypeError: ``ids`` is not iterable (a single string is refused too).
             ValueError: ``concurrency`` below 1.
         """
+        check_request_options(options)
         return activity_stream(
             self._transport,
-            _ACTIVITIES,
             ids,
             concurrency=check_positive_int("concurrency", concurrency),
             ordered=bool(ordered),
-            profile_id=profile_id,
+            options=options or None,
         )
 
     def watcher(
@@ -228,13 +282,14 @@ class Messages:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         concurrency: int = 16,
-        profile_id: str | None = None,
+        **options: Unpack[BaseRequestOptions],
     ) -> Watcher:
         """Create a `Watcher` to which ids can be added at any time (web apps, workers).
 
         Use it as ``async with client.messages.watcher() as w:``, call ``w.add(message_id)``
-        whenever you have an id and ``w.finish()`` once you have no more, and read
-        `WatchEvent` objects with ``async for event in w``.
+        whenever you have an id (with ``until=``/``timeout=`` of its own if it needs them) and
+        ``w.finish()`` once you have no more, and read `WatchEvent` objects with
+        ``async for event in w``.
 
         Args:
             until: Statuses that end a message's watch (a failure status always does).
@@ -242,16 +297,14 @@ class Messages:
                 no limit. A message that runs out ends with a `WatchTimeoutError` event.
             poll: The polling cadence (default `PollPolicy()`).
             concurrency: Most polls in flight at once (the budget is usually the tighter bound).
-            profile_id: ``x-profile-id`` for the polls.
+            **options: Per-call `RequestOptions` for the polls (``timeout`` is per message
+                here; the polls are bounded by it).
         """
-        return new_watcher(
-            self._transport,
-            until=until,
-            timeout=timeout,
-            poll=poll,
-            concurrency=concurrency,
-            profile_id=profile_id,
+        settings = WatchSettings.build(
+            until=until, timeout=timeout, poll=poll, concurrency=concurrency
         )
+        check_request_options(options)
+        return new_watcher(self._transport, settings, options or None)
 
     def watch_many(
         self,
@@ -261,15 +314,16 @@ class Messages:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         concurrency: int = 16,
-        profile_id: str | None = None,
+        **options: Unpack[BaseRequestOptions],
     ) -> Watcher:
         """Watch many messages through one scheduler and the client's one request budget.
 
         Yields `WatchEvent` objects: one per new activity of each message, in order
         (``done=True`` on the one that ends its watch), or one with ``error`` set and
-        ``done=True`` when a message times out or fails permanently. Every input id ends with
-        exactly one ``done=True`` event. ``ids`` may be an async iterable that keeps producing
-        while the watch runs; ``timeout`` counts for each message from when it is read.
+        ``done=True`` when a message times out, fails permanently or is malformed. Every input
+        id ends with exactly one ``done=True`` event. ``ids`` may be an async iterable that
+        keeps producing while the watch runs; ``timeout`` counts for each message from when it
+        is read.
 
         Args:
             ids: Message ids, an iterable or async iterable.
@@ -277,20 +331,16 @@ class Messages:
             timeout: Seconds per message; ``None`` means no limit.
             poll: The polling cadence (default `PollPolicy()`).
             concurrency: Most polls in flight at once.
-            profile_id: ``x-profile-id`` for the polls.
+            **options: Per-call `RequestOptions` for the polls.
 
         Returns:
-            A `Watcher`; break out of the loop, or use ``async with``, to stop polling.
+            A `Watcher`; use ``async with`` so leaving stops the polling.
         """
-        return new_watcher(
-            self._transport,
-            ids,
-            until=until,
-            timeout=timeout,
-            poll=poll,
-            concurrency=concurrency,
-            profile_id=profile_id,
+        settings = WatchSettings.build(
+            until=until, timeout=timeout, poll=poll, concurrency=concurrency
         )
+        check_request_options(options)
+        return new_watcher(self._transport, settings, options or None, ids)
 
     async def watch(
         self,
@@ -299,7 +349,7 @@ class Messages:
         until: Iterable[str] = TERMINAL_STATUSES,
         timeout: float | None = None,  # noqa: ASYNC109 - the contract's name; we enforce it
         poll: PollPolicy | None = None,
-        profile_id: str | None = None,
+        **options: Unpack[BaseRequestOptions],
     ) -> AsyncIterator[Activity]:
         """Yield each new activity of a message, oldest first, until its watch ends.
 
@@ -307,24 +357,24 @@ class Messages:
         Ends after the first activity whose status is in ``until`` (or is a failure); if the
         log is already final at the first poll, yields what is there and ends. A 404 within
         ``poll.not_found_grace`` of the start means "not visible yet". Transient failures are
-        retried; leaving the loop stops polling.
+        retried; leaving the loop stops polling (use ``contextlib.aclosing`` to stop at once).
 
         Args:
             message_id: The message to watch.
             until: Statuses that end the watch (default `TERMINAL_STATUSES`).
-            timeout: Seconds for the whole watch; ``None`` means no limit.
+            timeout: Seconds for the whole watch, a wall-clock bound; ``None`` means no limit.
             poll: The polling cadence (default `PollPolicy()`).
-            profile_id: ``x-profile-id`` for the polls.
+            **options: Per-call `RequestOptions` for the polls.
 
         Raises:
             WatchTimeoutError: ``timeout`` passed first (carries ``last_activity``).
             NotFoundError: Still unknown after the grace period.
+            InvalidIdError: ``message_id`` is malformed (before any request).
             SentError: A permanent failure (e.g. `AuthenticationError`).
-            ValueError: ``message_id`` or an option is invalid (before any request).
         """
-        async with self.watcher(
-            until=until, timeout=timeout, poll=poll, concurrency=1, profile_id=profile_id
-        ) as watcher:
+        settings = WatchSettings.build(until=until, timeout=timeout, poll=poll, concurrency=1)
+        check_request_options(options)
+        async with new_watcher(self._transport, settings, options or None) as watcher:
             watcher.add(message_id)
             watcher.finish()
             async for event in watcher:
@@ -340,7 +390,7 @@ class Messages:
         until: Iterable[str] = TERMINAL_STATUSES,
         timeout: float | None = None,  # noqa: ASYNC109 - as in watch()
         poll: PollPolicy | None = None,
-        profile_id: str | None = None,
+        **options: Unpack[BaseRequestOptions],
     ) -> Activity:
         """Wait for a message to reach a status in ``until`` (or a failure) and return it.
 
@@ -348,7 +398,7 @@ class Messages:
         """
         last: Activity | None = None
         async for activity in self.watch(
-            message_id, until=until, timeout=timeout, poll=poll, profile_id=profile_id
+            message_id, until=until, timeout=timeout, poll=poll, **options
         ):
             last = activity
         if last is None:  # pragma: no cover - a watch always ends with an activity or raises

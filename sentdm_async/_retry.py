@@ -1,20 +1,27 @@
 """Which failures are retried, how long to wait, and how to read the server's wait hints.
 
-Pure functions, no I/O: the transport asks them and does the sleeping. The numbers here are the
-public defaults; keep them in sync with README §Retries and rate limits.
+`decide` is the one policy the transport's retry loop asks after every failed attempt: whether
+to try again, how long to sleep first, and how long to pause the whole client's budget (a 429).
+Everything here is a pure function except `sleep`, the one place a retry waits, which tests (and
+users' tests) switch off with `sentdm_async.testing.no_retry_waits`, as stamina's
+``set_testing`` does. The numbers are the public defaults; a test compares them with the README.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+import anyio
+from anyio.lowlevel import checkpoint
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
-#: Statuses retried whatever the body says (keep in sync with README §Retries and rate limits).
+#: Statuses retried whatever the body says.
 RETRY_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 #: A 409 is retried only for this code: the same Idempotency-Key is still in flight.
 RETRY_CONFLICT_CODE = "CONFLICT_001"
@@ -44,6 +51,85 @@ def should_retry(status: int, code: str | None, should_retry_header: str | None)
     if status in RETRY_STATUSES:
         return True
     return status == 409 and code == RETRY_CONFLICT_CODE
+
+
+class Decision(NamedTuple):
+    """What the retry loop does after a failed attempt."""
+
+    retry: bool
+    #: Seconds to sleep before the next attempt (0 when a budget pause already holds us).
+    delay: float
+    #: Seconds every caller of the client must wait (a 429 with a budget); 0 for none.
+    pause: float
+
+
+def decide(
+    *,
+    status: int | None,
+    code: str | None = None,
+    retry_after: float | None = None,
+    should_retry_header: str | None = None,
+    retries_taken: int,
+    max_retries: int,
+    max_retry_after: float,
+    has_budget: bool,
+    rand: Callable[[], float] = random.random,
+) -> Decision:
+    """Decide what follows a failed attempt; the single owner of every retry rule.
+
+    Args:
+        status: The HTTP status, or ``None`` when no response arrived (connection error or
+            attempt timeout).
+        code: The API's error code from the body, if read.
+        retry_after: Seconds the server asked us to wait (`parse_retry_after`), if it said.
+        should_retry_header: Value of ``x-should-retry``, if present.
+        retries_taken: Retries already made for this call.
+        max_retries: The most retries allowed.
+        max_retry_after: A longer ``Retry-After`` is not slept through: no retry.
+        has_budget: The client has a rate budget, which a 429 pauses for every caller.
+        rand: Source of uniform floats in [0, 1) for the backoff jitter.
+    """
+    if status is None:
+        return Decision(retries_taken < max_retries, backoff_delay(retries_taken, rand), 0.0)
+    wait = retry_after if retry_after is not None else backoff_delay(retries_taken, rand)
+    # Hold every caller, not just this one; capped so one absurd Retry-After cannot freeze the
+    # client for longer than we would ever sleep.
+    pause = min(wait, max_retry_after) if status == 429 and has_budget else 0.0
+    retry = (
+        retries_taken < max_retries
+        and (retry_after is None or retry_after <= max_retry_after)
+        and should_retry(status, code, should_retry_header)
+    )
+    # While the budget is paused every caller, this one included, waits for the pause;
+    # sleeping as well would wait twice.
+    return Decision(retry, 0.0 if pause else wait, pause)
+
+
+_recorders: list[list[float]] = []
+
+
+async def sleep(seconds: float) -> None:
+    """Wait before a retry, unless `no_retry_waits` is active (then only record the wait)."""
+    if _recorders:
+        _recorders[-1].append(seconds)
+        await checkpoint()
+    else:
+        await anyio.sleep(seconds)
+
+
+@contextlib.contextmanager
+def no_retry_waits() -> Iterator[list[float]]:
+    """Skip the waits between retries (process-wide) and record them in the yielded list.
+
+    Budget waits and server-requested pauses are not affected: they are what the rate limit
+    is made of. Public as `sentdm_async.testing.no_retry_waits`.
+    """
+    waits: list[float] = []
+    _recorders.append(waits)
+    try:
+        yield waits
+    finally:
+        _recorders.remove(waits)
 
 
 def backoff_delay(retries_taken: int, rand: Callable[[], float] = random.random) -> float:

@@ -1,14 +1,23 @@
-"""One request end to end: budget, send, retry, read (capped), decode, map errors.
+"""One API call as a chain of small steps, read top to bottom (like httpx's send chain).
+
+    request      the whole call: per-call options, and the call's deadline (``timeout=``)
+    └─ _send     the retry loop: a budget token per attempt, then asks `_retry.decide`
+       └─ _attempt   one attempt: send, follow same-origin redirects, read the body (capped
+                     after decompression), translate aiohttp's exceptions
+    then _decode (a 2xx's ``data``) or _status_error (the mapped `APIStatusError`)
 
 This is the only module that touches aiohttp's client and msgspec's decoder on responses, so it is
-the one place where their exceptions are translated into `sentdm_async.errors`.
+the one place where their exceptions become `sentdm_async.errors`. An error never chains an
+aiohttp exception (its repr can carry the request headers, the API key among them), and the key
+is cut out of anything a server echoes back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
 import aiohttp
 import anyio
@@ -16,6 +25,9 @@ import msgspec
 from yarl import URL
 
 from . import _retry
+from ._gate import FairGate, Lane
+from ._options import check_request_options
+from ._wire import ErrorEnvelope, error_details
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -24,12 +36,15 @@ from .errors import (
     SentError,
     status_error_class,
 )
-from .models import Envelope, ErrorEnvelope
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Callable, Mapping
+
+    from multidict import CIMultiDictProxy
 
     from ._budget import RateBudget
+    from ._options import BaseRequestOptions, ClientOptions, RequestOptions
+    from ._wire import Envelope
 
 __all__ = ["Transport"]
 
@@ -41,122 +56,166 @@ _ERROR_DECODER: Final = msgspec.json.Decoder(ErrorEnvelope)
 _EXCERPT_CHARS: Final = 300
 _MAX_REDIRECTS: Final = 5
 _USER_AGENT: Final = "sentdm-async"
+_REDACTED: Final = "[redacted]"
+#: Keys shorter than this are not cut out of echoed text (it would mangle ordinary words).
+_MIN_REDACT: Final = 8
 
 
-def _excerpt(body: bytes) -> str:
-    text = body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    text = " ".join(text.split())
-    return text[:_EXCERPT_CHARS] + ("…" if len(text) > _EXCERPT_CHARS else "")
+class _Answer(NamedTuple):
+    """What one attempt read: status, headers and the whole (decoded, capped) body."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
 
 
-class _Oversize(Exception):  # noqa: N818 - internal signal, never raised to users
-    """The body is over ``max_response_bytes``."""
+class _Call:
+    """One call's method, URL, headers and body: built once, sent on every attempt."""
+
+    __slots__ = ("body", "headers", "method", "params", "path", "url")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        url: URL,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.url = url
+        self.headers = headers
+        self.params = params
+        self.body = body
+
+
+class _Shared:
+    """What a client and its `with_options` copies share: session, gate, event loop."""
+
+    def __init__(self, session: aiohttp.ClientSession | None, budget: RateBudget | None) -> None:
+        self.session = session
+        self.owns_session = session is None
+        self.gate = FairGate(budget) if budget is not None else None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
 
 
 class Transport:
-    """Sends requests for one client: one session, one budget, one retry policy.
+    """Sends the calls of one client: one session, one budget, one retry policy.
 
     Args:
-        api_key: Sent as ``x-api-key``; never logged or put in an error.
-        base_url: Scheme, host and port (no trailing slash).
-        profile_id: Default ``x-profile-id``.
-        timeout: Seconds per attempt (connect and read, whole body included).
-        max_retries: Retries after the first attempt.
-        max_retry_after: Longest server-requested wait we sleep through, in seconds.
-        max_connections: Pool size of the session we create.
-        max_response_bytes: Largest body we read.
+        api_key: Sent as ``x-api-key``; never logged, never in an error.
+        options: The client's options.
         budget: Shared request budget, or ``None`` for no client-side limit.
-        session: A caller-owned session; not closed by us.
-        sleep: Async sleep used between retries; injectable for tests.
-        rand: Uniform [0, 1) source for jitter; injectable for tests.
+        session: A caller-owned session (not closed by us); ``None`` to create one.
+        share: The state of another transport to share (`AsyncSent.with_options`).
+        rand: Uniform [0, 1) source for the backoff jitter; injectable for tests.
     """
 
     def __init__(
         self,
         *,
         api_key: str,
-        base_url: str,
-        profile_id: str | None,
-        timeout: float,
-        max_retries: int,
-        max_retry_after: float,
-        max_connections: int,
-        max_response_bytes: int,
-        budget: RateBudget | None,
+        options: ClientOptions,
+        budget: RateBudget | None = None,
         session: aiohttp.ClientSession | None = None,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        share: Transport | None = None,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.base_url = base_url
-        self._origin = URL(base_url).origin()
+        self._api_key = api_key
+        self.options = options
+        self._shared: _Shared = share._shared if share is not None else _Shared(session, budget)
+        self.budget = self._shared.gate.budget if self._shared.gate is not None else None
+        self._rand = rand
+        self._origin = URL(options.base_url).origin()
         # Request URLs are the base with its path extended: `with_path` on a parsed base is ~6x
         # cheaper than parsing ``base_url + path`` per request (a bulk job's hot path), and gives
         # the same URL for any path without a query or fragment (others take the slow way).
-        self._base = URL(base_url, encoded=True)
+        self._base = URL(options.base_url, encoded=True)
         self._base_path = self._base.raw_path.rstrip("/")
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.max_retry_after = max_retry_after
-        self.max_connections = max_connections
-        self.max_response_bytes = max_response_bytes
-        self.budget = budget
-        self._session = session
-        self._owns_session = session is None
-        self._closed = False
-        self._sleep = sleep
-        self._rand = rand
-        self._client_timeout = aiohttp.ClientTimeout(total=timeout)
+        self._client_timeout = aiohttp.ClientTimeout(total=options.timeout)
         self._headers: dict[str, str] = {
-            "x-api-key": api_key,
             "Accept": "application/json",
             "User-Agent": _USER_AGENT,
+            **options.default_headers,
+            "x-api-key": api_key,
         }
-        if profile_id is not None:
-            self._headers["x-profile-id"] = profile_id
-        # Read X-RateLimit-* only when a budget can use them: saves header lookups in bulk jobs.
-        self._observe = budget is not None and getattr(budget, "adaptive", True)
+        if options.profile_id is not None:
+            self._headers["x-profile-id"] = options.profile_id
+        # Read X-RateLimit-* only when the budget uses them: saves header parsing in bulk jobs.
+        self._observe = self.budget is not None and self.budget.adaptive
+
+    def derive(self, options: ClientOptions) -> Transport:
+        """Return a transport with other options sharing this one's session, budget and gate."""
+        return Transport(api_key=self._api_key, options=options, share=self, rand=self._rand)
 
     # -- lifecycle --
 
     @property
     def closed(self) -> bool:
-        """Whether `aclose` was called."""
-        return self._closed
+        """Whether the client was closed."""
+        return self._shared.closed
 
     @property
     def session_open(self) -> bool:
         """Whether we created a session that is still open (what `__del__` warns about)."""
-        return self._owns_session and self._session is not None and not self._session.closed
+        shared = self._shared
+        return shared.owns_session and shared.session is not None and not shared.session.closed
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._closed:
+    def lane(self, name: str, weight: int) -> Lane | None:
+        """Return a new fair-share lane of the budget (``None`` without a budget)."""
+        gate = self._shared.gate
+        return gate.lane(name, weight) if gate is not None else None
+
+    async def acquire(self, lane: Lane | None) -> None:
+        """Take one token for ``lane`` (a watcher takes it before choosing whom to poll)."""
+        gate = self._shared.gate
+        if gate is not None:
+            await gate.acquire(lane)
+
+    def _session(self) -> aiohttp.ClientSession:
+        shared = self._shared
+        if shared.closed:
             raise SentError("this AsyncSent client is closed; create a new one")
-        session = self._session
+        loop = asyncio.get_running_loop()
+        if shared.loop is None:
+            shared.loop = loop
+        elif shared.loop is not loop:
+            # aiohttp would fail with raw RuntimeErrors (or worse, hang) on a foreign loop.
+            raise SentError(
+                "an AsyncSent client belongs to the event loop it was first used on; "
+                "create one client per event loop (and per thread)"
+            )
+        session = shared.session
         if session is None:
+            options = self.options
             connector = aiohttp.TCPConnector(
-                limit=self.max_connections,
-                limit_per_host=self.max_connections,
+                limit=options.max_connections,
+                limit_per_host=options.max_connections,
                 keepalive_timeout=30.0,
             )
-            session = aiohttp.ClientSession(
+            session = shared.session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._client_timeout,
-                auto_decompress=True,
-                raise_for_status=False,
+                trust_env=options.trust_env,
                 # No cookie state: the API is stateless and cookies would be shared across calls.
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
-            self._session = session
         return session
 
     async def aclose(self) -> None:
-        """Close the session if we created it. Idempotent."""
-        self._closed = True
-        session = self._session
-        if session is not None and self._owns_session and not session.closed:
+        """Fail queued callers, close the session if we created it. Idempotent."""
+        shared = self._shared
+        shared.closed = True
+        if shared.gate is not None:
+            await shared.gate.aclose()
+        session = shared.session
+        if session is not None and shared.owns_session and not session.closed:
             await session.close()
 
-    # -- one call --
+    # -- the call --
 
     async def request(
         self,
@@ -166,227 +225,308 @@ class Transport:
         *,
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        profile_id: str | None = None,
+        idempotency_key: str | None = None,
+        options: RequestOptions | BaseRequestOptions | None = None,
+        lane: Lane | None = None,
         budget_acquired: bool = False,
     ) -> T:
-        """Send one API call with budget, retries and error mapping; return the decoded ``data``.
+        """Make one API call with budget, retries and error mapping; return the decoded ``data``.
 
         Args:
             method: HTTP method.
-            path: Path below the base URL, already quoted (e.g. ``/v3/messages/abc``).
+            path: Path below the base URL, ids already quoted (e.g. ``/v3/messages/abc``).
             decoder: Decoder of the envelope carrying the expected ``data`` type.
             params: Query parameters.
             body: JSON body, already encoded.
-            headers: Extra headers (e.g. ``Idempotency-Key``), sent on every attempt.
-            profile_id: Overrides the client's ``x-profile-id`` for this call.
-            budget_acquired: The caller already took this call's first token from the budget
-                (the watcher does, to pick which message to poll once a token is free);
-                retries still take their own.
+            idempotency_key: Sent as ``Idempotency-Key``, the same on every attempt.
+            options: Per-call options (profile, whole-call timeout, extra headers and query).
+            lane: The consumer's fair-share lane; ``None`` for single calls.
+            budget_acquired: The caller already took this call's first token (the watcher
+                does, to choose which message to poll once a token is free); retries take
+                their own.
+
+        Returns:
+            The envelope's ``data``; ``None`` for a 204.
 
         Raises:
             APIStatusError: The API answered with an error status (after retries, if retried).
-            APIResponseValidationError: The body was not the documented envelope.
-            APIConnectionError: No usable response after the retries (`APITimeoutError` on timeout).
+            APIResponseValidationError: The body was not the documented envelope, was too big,
+                or a redirect was unusable.
+            APIConnectionError: No usable response after the retries (`APITimeoutError` when
+                an attempt, or the whole call's ``timeout``, ran out).
+            SentError: The client is closed, or used from another event loop.
         """
-        session = self._get_session()
-        send_headers = self._headers
-        if headers or profile_id is not None:
-            send_headers = {**self._headers, **(headers or {})}
-            if profile_id is not None:
-                send_headers["x-profile-id"] = profile_id
-        if body is not None:
-            send_headers = {**send_headers, "Content-Type": "application/json"}
-        if "?" in path or "#" in path:
-            url = URL(self.base_url + path, encoded=True)
-        else:
-            url = self._base.with_path(self._base_path + path, encoded=True)
-        retries = 0
-        redirects = 0
-        skip_acquire = budget_acquired
-        while True:
-            if self.budget is not None and not skip_acquire:
-                await self.budget.acquire()
-            skip_acquire = False
-            try:
-                async with session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=body,
-                    headers=send_headers,
-                    allow_redirects=False,
-                    timeout=self._client_timeout,
-                ) as resp:
-                    status = resp.status
-                    resp_headers = resp.headers
-                    if self._observe and self.budget is not None:
-                        limit, remaining, reset_after = _retry.parse_rate_limit(resp_headers)
-                        self.budget.observe(
-                            limit=limit, remaining=remaining, reset_after=reset_after
-                        )
-                    if 300 <= status < 400:
-                        url = self._redirect_target(method, path, url, resp_headers, redirects)
-                        redirects += 1
-                        continue
-                    length = resp.content_length
-                    if length is not None and length <= self.max_response_bytes:
-                        raw = await resp.read()  # the common case, without _read's coroutine
-                    else:
-                        raw = await self._read(resp)
-            except _Oversize:
-                raise APIResponseValidationError(
-                    f"response body is larger than max_response_bytes={self.max_response_bytes}",
-                    status_code=status,
-                    request_id=resp_headers.get("x-request-id"),
-                    method=method,
-                    path=path,
-                ) from None
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = self._connection_error(exc, method, path)
-                if retries < self.max_retries:
-                    delay = _retry.backoff_delay(retries, self._rand)
-                    logger.info(
-                        "%s %s: %s; retry %d in %.2fs",
-                        method,
-                        path,
-                        exc.__class__.__name__,
-                        retries + 1,
-                        delay,
-                    )
-                    retries += 1
-                    await self._sleep(delay)
-                    continue
-                raise error from exc
+        call = self._prepare(method, path, params, body, idempotency_key, options)
+        timeout: float | None = options.get("timeout") if options else None  # type: ignore[assignment]
+        if timeout is None:
+            return await self._send(call, decoder, lane, budget_acquired)
+        with anyio.move_on_after(timeout):
+            return await self._send(call, decoder, lane, budget_acquired)
+        raise APITimeoutError(
+            f"no answer within timeout={timeout:g}s (budget wait and every attempt included)",
+            method=method,
+            path=path,
+        )
 
-            if 200 <= status < 300:
-                return self._decode_ok(decoder, raw, status, resp_headers, method, path)
-
-            error_exc = self._status_error(raw, status, resp_headers, method, path)
-            retry_after = error_exc.retry_after
-            delay = (
-                retry_after
-                if retry_after is not None
-                else _retry.backoff_delay(retries, self._rand)
-            )
-            if status == 429 and self.budget is not None:
-                # Hold every caller of this client, not just us; capped so one absurd
-                # Retry-After cannot freeze the client for longer than we would ever sleep.
-                self.budget.pause(min(delay, self.max_retry_after))
-            if (
-                retries >= self.max_retries
-                or (retry_after is not None and retry_after > self.max_retry_after)
-                or not _retry.should_retry(
-                    status, error_exc.code, resp_headers.get("x-should-retry")
-                )
-            ):
-                raise error_exc
-            logger.info(
-                "%s %s: HTTP %d; retry %d in %.2fs", method, path, status, retries + 1, delay
-            )
-            retries += 1
-            # On a 429 the budget pause already holds us (and every other caller) for the
-            # wait; sleeping here too would wait twice.
-            if status != 429 or self.budget is None:
-                await self._sleep(delay)
-
-    # -- helpers --
-
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
-        length = resp.content_length
-        limit = self.max_response_bytes
-        if length is not None:
-            if length > limit:
-                raise _Oversize
-            return await resp.read()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(65536):
-            size += len(chunk)
-            if size > limit:
-                raise _Oversize
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _redirect_target(
-        self, method: str, path: str, url: URL, headers: Mapping[str, str], redirects: int
-    ) -> URL:
-        location = headers.get("location")
-        if location is None or redirects >= _MAX_REDIRECTS:
-            raise SentError(f"{method} {path}: too many redirects or a redirect without Location")
-        target = url.join(URL(location))
-        if target.origin() != self._origin:
-            # Never carry x-api-key to another host or scheme; the v3 API does not redirect.
-            raise SentError(
-                f"{method} {path}: refused a redirect to another origin ({target.origin()}); "
-                "the API key is only sent to the configured base URL"
-            )
-        return target
-
-    def _connection_error(self, exc: BaseException, method: str, path: str) -> APIConnectionError:
-        if isinstance(exc, TimeoutError):
-            return APITimeoutError(
-                f"no response within timeout={self.timeout:g}s ({exc.__class__.__name__})",
-                method=method,
-                path=path,
-            )
-        return APIConnectionError(f"{exc.__class__.__name__}: {exc}", method=method, path=path)
-
-    def _decode_ok(
+    def _prepare(
         self,
-        decoder: msgspec.json.Decoder[Envelope[T]],
-        raw: bytes,
-        status: int,
-        headers: Mapping[str, str],
         method: str,
         path: str,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        idempotency_key: str | None,
+        options: RequestOptions | BaseRequestOptions | None,
+    ) -> _Call:
+        headers = self._headers
+        if options or idempotency_key is not None or body is not None:
+            headers = dict(headers)
+            if options:
+                check_request_options(options)
+                headers.update(options.get("extra_headers") or {})
+                if "profile_id" in options:
+                    headers["x-profile-id"] = options["profile_id"]
+                extra_query = options.get("extra_query")
+                if extra_query:
+                    params = {**(params or {}), **extra_query}
+            if idempotency_key is not None:
+                headers["Idempotency-Key"] = idempotency_key
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+        if "?" in path or "#" in path:
+            url = URL(self.options.base_url + path, encoded=True)
+        else:
+            url = self._base.with_path(self._base_path + path, encoded=True)
+        return _Call(method, path, url, headers, params, body)
+
+    async def _send(
+        self,
+        call: _Call,
+        decoder: msgspec.json.Decoder[Envelope[T]],
+        lane: Lane | None,
+        acquired: bool,
     ) -> T:
+        gate = self._shared.gate
+        options = self.options
+        retries = 0
+        while True:
+            if gate is not None and not acquired:
+                await gate.acquire(lane)
+            acquired = False
+            answer = await self._attempt(call)
+            if isinstance(answer, _Answer):
+                if 200 <= answer.status < 300:
+                    return self._decode(decoder, answer, call)
+                status_error = self._status_error(answer, call)
+                error: APIConnectionError | APIStatusError = status_error
+                decision = _retry.decide(
+                    status=answer.status,
+                    code=status_error.code,
+                    retry_after=status_error.retry_after,
+                    should_retry_header=answer.headers.get("x-should-retry"),
+                    retries_taken=retries,
+                    max_retries=options.max_retries,
+                    max_retry_after=options.max_retry_after,
+                    has_budget=gate is not None,
+                    rand=self._rand,
+                )
+            else:
+                error = answer
+                decision = _retry.decide(
+                    status=None,
+                    retries_taken=retries,
+                    max_retries=options.max_retries,
+                    max_retry_after=options.max_retry_after,
+                    has_budget=gate is not None,
+                    rand=self._rand,
+                )
+            if decision.pause and gate is not None:
+                await gate.budget.pause(decision.pause)
+            if not decision.retry or self._shared.closed:
+                raise error
+            retries += 1
+            logger.info(
+                "%s %s: %s; retry %d in %.2fs",
+                call.method,
+                call.path,
+                error.__class__.__name__,
+                retries,
+                decision.delay or decision.pause,
+            )
+            if decision.delay:
+                await _retry.sleep(decision.delay)
+
+    async def _attempt(self, call: _Call) -> _Answer | APIConnectionError:
+        """Send once and read the answer; a failed connection is returned, not raised."""
+        session = self._session()
+        url = call.url
+        failure: APIConnectionError
+        try:
+            for _ in range(_MAX_REDIRECTS + 1):
+                async with session.request(
+                    call.method,
+                    url,
+                    params=call.params,
+                    data=call.body,
+                    headers=call.headers,
+                    allow_redirects=False,
+                    # Never let a caller-owned session's raise_for_status=True turn a 404 into a
+                    # connection error that is then retried.
+                    raise_for_status=False,
+                    timeout=self._client_timeout,
+                ) as resp:
+                    headers = resp.headers
+                    if self._observe:
+                        await self._observe_headers(headers)
+                    if 300 <= resp.status < 400:
+                        url = self._redirect_target(call, url, resp.status, headers)
+                        continue
+                    return _Answer(resp.status, headers, await self._read(resp, call))
+            raise APIResponseValidationError(
+                f"more than {_MAX_REDIRECTS} redirects", status_code=resp.status, method=call.method
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = self._connection_error(exc, call)
+        except RuntimeError as exc:  # aiohttp: "Session is closed" after aclose()
+            if not self._shared.closed:
+                raise
+            failure = APIConnectionError(
+                f"the client was closed during the call ({exc})", method=call.method, path=call.path
+            )
+        # Returned outside the except blocks, so the error has no __context__ to leak headers.
+        return failure
+
+    async def _observe_headers(self, headers: Mapping[str, str]) -> None:
+        budget = self.budget
+        if budget is not None:
+            limit, remaining, reset_after = _retry.parse_rate_limit(headers)
+            await budget.observe(limit=limit, remaining=remaining, reset_after=reset_after)
+
+    async def _read(self, resp: aiohttp.ClientResponse, call: _Call) -> bytes:
+        """Read the body, counting the bytes after decompression against the cap.
+
+        ``Content-Length`` counts compressed bytes: a 510 KiB gzip body can decode to 512 MiB.
+        aiohttp decodes incrementally as the stream is read, so reading chunk by chunk and
+        stopping at the cap bounds memory for every encoding it decodes (gzip, deflate, and br
+        or zstd when installed). Only an unencoded body of a known, small length is read whole.
+        """
+        limit = self.options.max_response_bytes
+        length = resp.content_length
+        encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if length is not None and length <= limit and not encoded:
+            return await resp.read()
+        if length is None or length <= limit:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    break
+                chunks.append(chunk)
+            else:
+                return b"".join(chunks)
+        raise APIResponseValidationError(
+            f"response body is larger than max_response_bytes={limit}",
+            status_code=resp.status,
+            request_id=resp.headers.get("x-request-id"),
+            method=call.method,
+            path=call.path,
+        )
+
+    def _redirect_target(
+        self, call: _Call, url: URL, status: int, headers: Mapping[str, str]
+    ) -> URL:
+        location = headers.get("Location")
+        problem = "a redirect without Location"
+        if location is not None:
+            try:
+                target = url.join(URL(location))
+                origin = target.origin()
+            except (ValueError, TypeError, UnicodeError):
+                # yarl raises these for "http://[::1", a port over 65535, a bad IDNA host...
+                problem = f"a redirect to an unusable Location {self._redact(location)[:200]!r}"
+            else:
+                if origin == self._origin:
+                    return target
+                # Never carry x-api-key to another host or scheme; the v3 API does not redirect.
+                problem = (
+                    f"refused a redirect to another origin ({origin}); "
+                    "the API key is only sent to the configured base URL"
+                )
+        raise APIResponseValidationError(
+            problem,
+            status_code=status,
+            request_id=headers.get("x-request-id"),
+            method=call.method,
+            path=call.path,
+        )
+
+    def _connection_error(self, exc: BaseException, call: _Call) -> APIConnectionError:
+        if isinstance(exc, TimeoutError):
+            return APITimeoutError(
+                f"no response within timeout={self.options.timeout:g}s ({exc.__class__.__name__})",
+                method=call.method,
+                path=call.path,
+            )
+        text = self._redact(f"{exc.__class__.__name__}: {exc}")
+        return APIConnectionError(text, method=call.method, path=call.path)
+
+    def _redact(self, text: str) -> str:
+        key = self._api_key
+        return text.replace(key, _REDACTED) if len(key) >= _MIN_REDACT else text
+
+    def _excerpt(self, body: bytes) -> str:
+        text = body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+        text = self._redact(" ".join(text.split()))
+        return text[:_EXCERPT_CHARS] + ("…" if len(text) > _EXCERPT_CHARS else "")
+
+    def _decode(
+        self, decoder: msgspec.json.Decoder[Envelope[T]], answer: _Answer, call: _Call
+    ) -> T:
+        status, headers, raw = answer
+        if status == 204:
+            return None  # type: ignore[return-value]  # the endpoint's documented "no content"
         try:
             envelope = decoder.decode(raw)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
             what = "empty body" if not raw else f"body is not the documented envelope ({exc})"
-            raise APIResponseValidationError(
-                what,
-                status_code=status,
-                body_excerpt=_excerpt(raw),
-                request_id=headers.get("x-request-id"),
-                method=method,
-                path=path,
-            ) from None
-        if envelope.data is None:
-            request_id = (envelope.meta.request_id if envelope.meta else None) or headers.get(
-                "x-request-id"
-            )
+            envelope = None
+        if envelope is not None and envelope.data is not None:
+            return envelope.data
+        request_id = headers.get("x-request-id")
+        if envelope is not None:
+            if envelope.meta is not None and envelope.meta.request_id:
+                request_id = envelope.meta.request_id
             if envelope.success is False and envelope.error is not None:
                 # A 2xx that says it failed: surface the API's error rather than "no data".
-                raise APIStatusError(
-                    envelope.error.message or "the API reported a failure",
+                detail = envelope.error
+                raise status_error_class(status if status >= 400 else 500)(
+                    self._redact(detail.message or "the API reported a failure"),
                     status_code=status,
-                    code=envelope.error.code,
-                    details=envelope.error.details,
-                    doc_url=envelope.error.doc_url,
+                    code=detail.code,
+                    details=error_details(detail.details, self._redact),
+                    doc_url=detail.doc_url,
                     request_id=request_id,
-                    method=method,
-                    path=path,
+                    method=call.method,
+                    path=call.path,
                 )
-            raise APIResponseValidationError(
-                "success response without data",
-                status_code=status,
-                body_excerpt=_excerpt(raw),
-                request_id=request_id,
-                method=method,
-                path=path,
-            )
-        return envelope.data
+            what = "success response without data"
+        raise APIResponseValidationError(
+            self._redact(what),
+            status_code=status,
+            body_excerpt=self._excerpt(raw),
+            request_id=request_id,
+            method=call.method,
+            path=call.path,
+        )
 
-    def _status_error(
-        self, raw: bytes, status: int, headers: Mapping[str, str], method: str, path: str
-    ) -> APIStatusError:
+    def _status_error(self, answer: _Answer, call: _Call) -> APIStatusError:
+        status, headers, raw = answer
         code = message = doc_url = request_id = None
-        details = None
+        details: Any = None
         try:
             envelope = _ERROR_DECODER.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             envelope = None
         if envelope is not None:
             if envelope.error is not None:
@@ -397,16 +537,16 @@ class Transport:
             if envelope.meta is not None:
                 request_id = envelope.meta.request_id
         if message is None:
-            excerpt = _excerpt(raw)
+            excerpt = self._excerpt(raw)
             message = f"HTTP {status}" + (f" with body: {excerpt}" if excerpt else " with no body")
         return status_error_class(status)(
-            message,
+            self._redact(message),
             status_code=status,
             retry_after=_retry.parse_retry_after(headers),
             code=code,
-            details=details,
+            details=error_details(details, self._redact),
             doc_url=doc_url,
             request_id=request_id or headers.get("x-request-id"),
-            method=method,
-            path=path,
+            method=call.method,
+            path=call.path,
         )

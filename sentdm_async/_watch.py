@@ -2,17 +2,25 @@
 
 The account's rate limit is the bottleneck (200 requests/min by default: a watcher polling every
 2 s per message saturates it at about 7 messages). So there is no task per message: every watched
-message is a small record in one heap ordered by its next poll time. One scheduler task takes a
-token from the client's budget first and only then picks the most overdue message, so when
-tokens are scarce they go to the messages that have waited longest and none starves; a bounded
-number of polls run at once. Each poll reads the message's whole activity log, so any number of
-steps that happened in between arrive together, in order, each once.
+message is a small record in one heap ordered by its next poll time. One scheduler takes a token
+from the client's budget (its own fair-share lane) first and only then picks the most overdue
+message, so when tokens are scarce they go to the messages that have waited longest and none
+starves; a bounded number of polls run at once. Each poll reads the message's whole activity log,
+so any number of steps that happened in between arrive together, in order, each once.
 
 Cadence (`PollPolicy`): the first poll comes soon after a message is added (jittered, so messages
 added together do not poll in lock-step); the interval then grows by ``multiplier`` from a
 status-dependent start while nothing changes, and restarts when something does. A QUEUED message
 changes within seconds; a SENT one waits for a carrier receipt; a SCHEDULED one waits for its
 ``scheduled_at``.
+
+Deadlines are wall-clock bounds: a message's timeout fires within `deadline_grace` of its
+deadline whatever is going on. Its last poll is due at the deadline and runs in a cancel scope
+that ends at deadline + grace; a message still waiting for a token then (the budget paused by a
+429, say) is timed out by the scheduler from a second heap of deadlines.
+
+The scheduler, its polls and `watch_many`'s id feeder run in the task group of one engine job
+(`sentdm_async._engine`), which also gives the watcher its reading and closing contract.
 
 Rejected alternatives: a task per message (about 10 KiB each once it has polled, and no global
 view to share the budget fairly); fixed-interval polling (spends the budget on messages that
@@ -26,18 +34,20 @@ import contextlib
 import heapq
 import math
 import random
-import time
-from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterable, Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Self
+from itertools import count
+from typing import TYPE_CHECKING, Final
 
 import anyio
 import msgspec
+from anyio.lowlevel import checkpoint
 
+from ._bulk import ACTIVITIES
 from ._checks import check_number, check_positive_int
-from ._handle import Handle
-from ._ids import check_message_id, message_path
+from ._engine import Handle, Job
+from ._gate import WATCH_WEIGHT
+from ._ids import check_id, message_path
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -47,17 +57,19 @@ from .errors import (
     SentError,
     WatchTimeoutError,
 )
-from .models import FAILURE_STATUSES, TERMINAL_STATUSES, Activity, ActivityLog, Envelope, WatchEvent
+from .models import FAILURE_STATUSES, TERMINAL_STATUSES, Activity, ActivityLog, WatchEvent
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from anyio.abc import TaskGroup
+
+    from ._options import BaseRequestOptions
     from ._transport import Transport
 
-__all__ = ["PollPolicy", "Watcher", "new_watcher"]
-
-_ACTIVITIES: Final = msgspec.json.Decoder(Envelope[ActivityLog])
+__all__ = ["PollPolicy", "WatchSettings", "Watcher", "new_watcher"]
 
 #: Start interval after a change, as a multiple of ``min_interval``, by the status reached.
-#: Keep in sync with README §Watching.
 STATUS_FACTORS: Final[dict[str, float]] = {
     "QUEUED": 1.0,
     "PROCESSED": 1.0,
@@ -69,6 +81,11 @@ STATUS_FACTORS: Final[dict[str, float]] = {
 MAX_BUFFERED_EVENTS: Final = 4096
 #: Most distinct strings and prices kept for sharing between the messages' last activities.
 _INTERN_LIMIT: Final = 4096
+#: Longest a message's last poll may run past its deadline (seconds; less for fast cadences).
+MAX_DEADLINE_GRACE: Final = 1.0
+
+# A message's state.
+_WAITING, _POLLING, _DONE = 0, 1, 2
 
 
 class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,8 +120,13 @@ class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
         if self.jitter >= 1:
             raise ValueError("PollPolicy.jitter must be < 1")
 
+    @property
+    def deadline_grace(self) -> float:
+        """How long a last poll may run past its message's deadline (seconds)."""
+        return min(MAX_DEADLINE_GRACE, self.min_interval)
 
-def check_until(until: Iterable[str]) -> frozenset[str]:
+
+def check_until(until: object) -> frozenset[str]:
     """Validate ``until=`` and return it as a frozenset."""
     if isinstance(until, str) or not isinstance(until, Iterable):
         raise TypeError("until must be a collection of statuses, e.g. {'DELIVERED', 'READ'}")
@@ -114,231 +136,299 @@ def check_until(until: Iterable[str]) -> frozenset[str]:
     return statuses
 
 
-def check_timeout(timeout: float | None) -> float | None:
-    """Validate ``timeout=`` (seconds, ``None`` = no limit)."""
+def check_timeout(timeout: object) -> float | None:
+    """Validate a watch ``timeout=`` (seconds, ``None`` = no limit)."""
     return None if timeout is None else check_number("timeout", timeout, positive=True)
+
+
+class WatchSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """A watcher's defaults, validated once (`build`); `Watcher.add` may override per message."""
+
+    until: frozenset[str] = TERMINAL_STATUSES
+    timeout: float | None = None
+    poll: PollPolicy = msgspec.field(default_factory=PollPolicy)
+    concurrency: int = 16
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        until: object = TERMINAL_STATUSES,
+        timeout: object = None,
+        poll: object = None,
+        concurrency: object = 16,
+    ) -> WatchSettings:
+        """Check every option and return the settings.
+
+        Raises:
+            TypeError: An option of the wrong type.
+            ValueError: An empty ``until``, a timeout <= 0 or a concurrency below 1.
+        """
+        if poll is None:
+            poll = PollPolicy()
+        if not isinstance(poll, PollPolicy):
+            raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        return cls(
+            until=check_until(until),
+            timeout=check_timeout(timeout),
+            poll=poll,
+            concurrency=check_positive_int("concurrency", concurrency),
+        )
 
 
 class _Watched:
     """One watched message: kept small (slots, no per-message task) for 100k-message watches."""
 
-    __slots__ = ("added", "due", "interval", "last", "message_id", "seen")
+    __slots__ = (
+        "added",
+        "deadline",
+        "due",
+        "interval",
+        "last",
+        "message_id",
+        "seen",
+        "state",
+        "stop",
+    )
 
-    def __init__(self, message_id: str, added: float, due: float, interval: float) -> None:
+    def __init__(
+        self,
+        message_id: str,
+        *,
+        added: float,
+        due: float,
+        interval: float,
+        deadline: float = math.inf,
+        stop: frozenset[str] = TERMINAL_STATUSES | FAILURE_STATUSES,
+    ) -> None:
         self.message_id = message_id
         self.added = added
         self.due = due
         self.interval = interval
+        self.deadline = deadline
+        self.stop = stop  # statuses that end this watch (shared between messages)
         self.seen = 0  # activities already yielded: the log only grows at its head
         self.last: Activity | None = None
+        self.state = _WAITING
 
     def __lt__(self, other: _Watched) -> bool:
         return self.due < other.due
 
 
-class _Core:
-    """The scheduler and its state; the public `Watcher` is a thin handle on it.
+#: Failures the transport already retried that may still pass: the watch polls again later.
+_TRANSIENT: Final = (
+    APIConnectionError,
+    InternalServerError,
+    RateLimitError,
+    APIResponseValidationError,
+)
 
-    The running tasks reference only this core, so a caller who drops the handle (``break``
-    out of ``async for``) stops the polling (see `_handle`).
-    """
+
+class _WatchJob(Job[WatchEvent]):
+    """The scheduler and its state; the public `Watcher` is a thin handle on it."""
+
+    kind = "Watcher"
 
     def __init__(
         self,
         transport: Transport,
+        settings: WatchSettings,
+        options: BaseRequestOptions | None,
+        ids: Iterable[str] | AsyncIterable[str] | None = None,
         *,
-        until: Iterable[str] = TERMINAL_STATUSES,
-        timeout: float | None = None,
-        poll: PollPolicy | None = None,
-        concurrency: int = 16,
-        profile_id: str | None = None,
-        clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        if poll is None:
-            poll = PollPolicy()
-        if not isinstance(poll, PollPolicy):
-            raise TypeError(f"poll must be a PollPolicy, got {type(poll).__name__}")
+        if ids is not None and (
+            isinstance(ids, str | bytes) or not isinstance(ids, Iterable | AsyncIterable)
+        ):
+            kind = type(ids).__name__
+            raise TypeError(f"ids must be an iterable or async iterable of ids, got {kind}")
+        super().__init__()
         self._transport = transport
-        self.until = check_until(until)
+        self.settings = settings
         # Nothing follows a failure status (short of a resend), so it ends a watch whatever
         # `until` says: waiting for READ on a FAILED message would only run into the timeout.
-        self._stop = self.until | FAILURE_STATUSES
-        self.timeout = check_timeout(timeout)
-        self.poll = poll
-        self._concurrency = check_positive_int("concurrency", concurrency)
-        self._profile_id = profile_id
-        self._clock = clock
+        self._stop = settings.until | FAILURE_STATUSES
+        self._options = options
+        self._ids = ids
+        self._lane = transport.lane("watch", WATCH_WEIGHT)
         self._rand = rand
         self._heap: list[_Watched] = []
+        self._deadlines: list[tuple[float, int, _Watched]] = []
+        self._order = count()
         self.active = 0  # added and not yet done
         self._in_flight = 0
-        self._events: deque[WatchEvent] = deque()
-        self._changed = asyncio.Event()  # wakes the scheduler: new id, poll done, room for events
-        self._wakeup: asyncio.Future[None] | None = None  # the reader waiting for an event
+        self._changed = asyncio.Event()  # wakes the scheduler: new id, poll done, room, finish
         self._input_done = False
-        self._failure: BaseException | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._scheduler: asyncio.Task[None] | None = None
-        self.closed = False
+        self._tg: TaskGroup | None = None
         self._intern: dict[object, object] = {}
         self.polls = 0
 
     # -- the handle's operations --
 
-    def add(self, message_id: str) -> None:
+    def add(self, message_id: str, *, until: object = None, timeout: object = None) -> None:
         if self._input_done:
             raise ValueError("finish() was called: no more ids can be added")
         if self.closed:
             raise SentError("this watcher is closed")
-        check_message_id(message_id)
-        now = self._clock()
-        poll = self.poll
-        due = now + self._rand() * poll.jitter * poll.min_interval
-        heapq.heappush(self._heap, _Watched(message_id, now, due, poll.min_interval))
+        check_id(message_id, "message_id")
+        stop = self._stop if until is None else check_until(until) | FAILURE_STATUSES
+        timeout = self.settings.timeout if timeout is None else check_timeout(timeout)
+        now = anyio.current_time()
+        poll = self.settings.poll
+        deadline = math.inf if timeout is None else now + timeout
+        watched = _Watched(
+            message_id,
+            added=now,
+            due=now + self._rand() * poll.jitter * poll.min_interval,
+            interval=poll.min_interval,
+            deadline=deadline,
+            stop=stop,
+        )
+        heapq.heappush(self._heap, watched)
+        if timeout is not None:
+            heapq.heappush(self._deadlines, (deadline, next(self._order), watched))
         self.active += 1
         self._changed.set()
-        self.ensure_started()
+        self.start()
 
     def finish(self) -> None:
         self._input_done = True
         self._changed.set()
 
-    async def next(self) -> WatchEvent:
-        self.ensure_started()
-        while True:
-            if self._events:
-                event = self._events.popleft()
-                if len(self._events) < MAX_BUFFERED_EVENTS // 2:
-                    self._changed.set()
-                return event
-            if self._failure is not None:
-                failure, self._failure = self._failure, None
-                await self.aclose()
-                raise failure
-            if self.closed or self._finished():
-                await self.aclose()
-                raise StopAsyncIteration
-            self._wakeup = asyncio.get_running_loop().create_future()
-            try:
-                await self._wakeup
-            except BaseException:
-                self.abandon()  # cancelled while waiting: stop polling now
-                raise
-            finally:
-                self._wakeup = None
+    # -- the work --
 
-    def ensure_started(self) -> None:
-        if self._scheduler is None and not self.closed:
-            self._scheduler = self._spawn(self._schedule())
+    async def work(self, tg: TaskGroup) -> None:
+        self._tg = tg
+        if self._ids is not None:
+            tg.start_soon(self._feed)
+        await self._schedule()
 
-    async def aclose(self) -> None:
-        self.closed = True
-        tasks = list(self._tasks)
-        self.abandon()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+    async def after_close(self) -> None:
+        source = self._ids
+        if isinstance(source, AsyncIterable) and hasattr(source, "aclose"):
+            with contextlib.suppress(RuntimeError):  # already closed, or running elsewhere
+                await source.aclose()
 
-    def abandon(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+    async def _feed(self) -> None:
+        ids = self._ids
+        if isinstance(ids, AsyncIterable):
+            async for message_id in ids:
+                self._add_or_report(message_id)
+        elif ids is not None:
+            for number, message_id in enumerate(ids, 1):
+                self._add_or_report(message_id)
+                if number % 1024 == 0:
+                    await checkpoint()  # let polling run while a long list is read
+        self.finish()
 
-    # -- machinery --
+    def _add_or_report(self, message_id: str) -> None:
+        try:
+            self.add(message_id)
+        except SentError as exc:  # a malformed id ends at once, like any other failure
+            self.active += 1
+            self._emit(WatchEvent(message_id=message_id, error=exc, done=True))
 
-    def _finished(self) -> bool:
-        return self._input_done and self.active == 0
-
-    def _spawn(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def _wake_reader(self) -> None:
-        waiter = self._wakeup
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _fail(self, exc: BaseException) -> None:
-        if self._failure is None:
-            self._failure = exc
-        self._wake_reader()
+    async def _wait(self, until: float) -> None:
+        with anyio.move_on_at(until):
+            await self._changed.wait()
 
     async def _schedule(self) -> None:
-        try:
-            await self._schedule_loop()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # pragma: no cover - a bug in the scheduler itself
-            self._fail(exc)
-
-    async def _schedule_loop(self) -> None:
-        budget = self._transport.budget
-        have_token = False
         heap = self._heap
+        outbox = self.outbox
+        have_token = False
         while True:
             self._changed.clear()
-            if not heap or len(self._events) >= MAX_BUFFERED_EVENTS:
-                await self._changed.wait()
+            now = anyio.current_time()
+            self._expire(now)
+            if self._input_done and not self.active:
+                return
+            while heap and heap[0].state == _DONE:
+                heapq.heappop(heap)  # timed out while it waited
+            wake = math.inf
+            if self._deadlines:
+                wake = self._deadlines[0][0] + self.settings.poll.deadline_grace
+            if len(outbox) >= MAX_BUFFERED_EVENTS:
+                with anyio.move_on_at(wake):
+                    await outbox.wait_popped()
                 continue
-            delay = heap[0].due - self._clock()
-            if delay > 0:
-                with anyio.move_on_after(delay):
-                    await self._changed.wait()
+            if not heap or self._in_flight >= self.settings.concurrency:
+                await self._wait(wake)
                 continue
-            if self._in_flight >= self._concurrency:
-                await self._changed.wait()
+            if heap[0].due > now:
+                await self._wait(min(heap[0].due, wake))
                 continue
-            if budget is not None and not have_token:
+            if not have_token:
                 # Take the token first, then choose: whoever is most overdue when it is free.
-                await budget.acquire()
-                have_token = True
+                with anyio.move_on_at(wake):
+                    await self._transport.acquire(self._lane)
+                    have_token = True
                 continue
             watched = heapq.heappop(heap)
+            watched.state = _POLLING
             self._in_flight += 1
-            self._spawn(self._poll(watched, budget_acquired=have_token))
+            assert self._tg is not None  # noqa: S101 - work() set it
+            self._tg.start_soon(self._poll, watched)
             have_token = False
 
-    async def _poll(self, watched: _Watched, *, budget_acquired: bool) -> None:
+    def _expire(self, now: float) -> None:
+        """Time out the messages whose deadline (plus grace) passed while they waited."""
+        deadlines = self._deadlines
+        grace = self.settings.poll.deadline_grace
+        while deadlines and deadlines[0][0] + grace <= now:
+            _, _, watched = heapq.heappop(deadlines)
+            if watched.state == _WAITING:
+                self._time_out(watched)
+            # _POLLING: its own cancel scope ends at the same instant; _DONE: nothing to do
+
+    async def _poll(self, watched: _Watched) -> None:
         self.polls += 1
         try:
-            try:
-                log = await self._transport.request(
-                    "GET",
-                    message_path(watched.message_id, "/activities"),
-                    _ACTIVITIES,
-                    profile_id=self._profile_id,
-                    budget_acquired=budget_acquired,
-                )
-            except SentError as exc:
-                self._after_error(watched, exc)
-            else:
-                self._after_log(watched, log)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a programming error: the reader's to see
-            self._fail(exc)
+            with anyio.move_on_at(watched.deadline + self.settings.poll.deadline_grace) as scope:
+                try:
+                    log = await self._transport.request(
+                        "GET",
+                        message_path(watched.message_id, "/activities"),
+                        ACTIVITIES,
+                        options=self._options,
+                        lane=self._lane,
+                        budget_acquired=True,
+                    )
+                except SentError as exc:
+                    self._after_error(watched, exc)
+                else:
+                    self._after_log(watched, log)
+            if scope.cancelled_caught:
+                self._time_out(watched)
         finally:
             self._in_flight -= 1
             self._changed.set()
 
     def _emit(self, event: WatchEvent) -> None:
-        self._events.append(event)
+        self.outbox.put(event)
         if event.done:
             self.active -= 1
-        self._wake_reader()
+            self._changed.set()
+
+    def _end(self, watched: _Watched, event: WatchEvent) -> None:
+        watched.state = _DONE
+        self._emit(event)
+
+    def _time_out(self, watched: _Watched) -> None:
+        timeout = watched.deadline - watched.added
+        error = WatchTimeoutError(watched.message_id, watched.last, timeout)
+        self._end(watched, WatchEvent(message_id=watched.message_id, error=error, done=True))
 
     def _after_log(self, watched: _Watched, log: ActivityLog) -> None:
         activities = log.activities
         fresh = len(activities) - watched.seen
-        poll = self.poll
+        poll = self.settings.poll
         if fresh > 0:
             for activity in reversed(activities[:fresh]):
                 watched.seen += 1
-                if activity.status in self._stop:
-                    self._emit(
-                        WatchEvent(message_id=watched.message_id, activity=activity, done=True)
-                    )
+                if activity.status in watched.stop:
+                    event = WatchEvent(message_id=watched.message_id, activity=activity, done=True)
+                    self._end(watched, event)
                     return
                 self._emit(WatchEvent(message_id=watched.message_id, activity=activity))
             latest = activities[0]
@@ -352,33 +442,28 @@ class _Core:
         self._reschedule(watched)
 
     def _after_error(self, watched: _Watched, exc: SentError) -> None:
-        now = self._clock()
-        poll = self.poll
+        poll = self.settings.poll
         if isinstance(exc, NotFoundError):
-            if now - watched.added >= poll.not_found_grace:
-                self._emit(WatchEvent(message_id=watched.message_id, error=exc, done=True))
+            if anyio.current_time() - watched.added >= poll.not_found_grace:
+                self._end(watched, WatchEvent(message_id=watched.message_id, error=exc, done=True))
                 return
         elif not isinstance(exc, _TRANSIENT):
             # Not going to get better by asking again (401, 403, 400...): the watch ends.
-            self._emit(WatchEvent(message_id=watched.message_id, error=exc, done=True))
+            self._end(watched, WatchEvent(message_id=watched.message_id, error=exc, done=True))
             return
         # Not visible yet, or transient and already retried by the transport: ask again later.
         watched.interval = min(poll.max_interval, watched.interval * poll.multiplier)
         self._reschedule(watched)
 
     def _reschedule(self, watched: _Watched) -> None:
-        now = self._clock()
-        if self.timeout is not None:
-            deadline = watched.added + self.timeout
-            if now >= deadline:
-                error = WatchTimeoutError(watched.message_id, watched.last, self.timeout)
-                self._emit(WatchEvent(message_id=watched.message_id, error=error, done=True))
-                return
-        else:
-            deadline = math.inf
-        spread = 1.0 + self.poll.jitter * (2.0 * self._rand() - 1.0)
+        now = anyio.current_time()
+        if now >= watched.deadline:
+            self._time_out(watched)
+            return
+        spread = 1.0 + self.settings.poll.jitter * (2.0 * self._rand() - 1.0)
         # The last poll lands on the deadline, so a message that finished just in time is seen.
-        watched.due = min(now + watched.interval * spread, deadline)
+        watched.due = min(now + watched.interval * spread, watched.deadline)
+        watched.state = _WAITING
         heapq.heappush(self._heap, watched)
 
     def _compact(self, activity: Activity) -> Activity:
@@ -403,65 +488,6 @@ class _Core:
         )
 
 
-#: Failures the transport already retried that may still pass: the watch polls again later.
-_TRANSIENT: Final = (
-    APIConnectionError,
-    InternalServerError,
-    RateLimitError,
-    APIResponseValidationError,
-)
-
-
-class _ManyCore(_Core):
-    """A core that reads its ids from an iterable with a task of its own (`watch_many`)."""
-
-    def __init__(
-        self, transport: Transport, ids: Iterable[str] | AsyncIterable[str], **options: Any
-    ) -> None:
-        if isinstance(ids, str | bytes) or not isinstance(ids, Iterable | AsyncIterable):
-            kind = type(ids).__name__
-            raise TypeError(f"ids must be an iterable or async iterable of ids, got {kind}")
-        super().__init__(transport, **options)
-        self._ids = ids
-        self._feeder: asyncio.Task[None] | None = None
-
-    def ensure_started(self) -> None:
-        super().ensure_started()
-        if self._feeder is None and not self.closed:
-            self._feeder = self._spawn(self._feed())
-
-    async def _feed(self) -> None:
-        try:
-            ids = self._ids
-            if isinstance(ids, AsyncIterable):
-                async for message_id in ids:
-                    self._add_or_report(message_id)
-            else:
-                for count, message_id in enumerate(ids, 1):
-                    self._add_or_report(message_id)
-                    if count % 1024 == 0:
-                        await asyncio.sleep(0)  # let polling run while a long iterable is read
-            self.finish()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # the id source failed: the reader's to see
-            self._fail(exc)
-
-    def _add_or_report(self, message_id: str) -> None:
-        try:
-            self.add(message_id)
-        except ValueError as exc:  # a malformed id ends at once, like any other failure
-            self.active += 1
-            self._emit(WatchEvent(message_id=message_id, error=exc, done=True))
-
-    async def aclose(self) -> None:
-        await super().aclose()
-        source = self._ids
-        if isinstance(source, AsyncIterator) and hasattr(source, "aclose"):
-            with contextlib.suppress(RuntimeError):  # already closed, or running elsewhere
-                await source.aclose()
-
-
 class Watcher(Handle[WatchEvent]):
     """Watches many messages through one scheduler and the client's one request budget.
 
@@ -472,67 +498,80 @@ class Watcher(Handle[WatchEvent]):
     when the message timed out (`WatchTimeoutError`) or failed permanently (e.g. `NotFoundError`
     after the grace period). Every added id gets exactly one ``done=True`` event.
 
-    Use ``async with`` (or `aclose`) so polling stops when you leave; dropping the watcher (a
-    ``break`` out of ``async for``) stops it too. Iteration ends once `finish` was called and
-    every added message is done.
+    Use ``async with`` (or `aclose`) so polling stops when you leave: a watcher dropped while
+    it still runs is cancelled and warns with `ResourceWarning`. Iteration ends once `finish`
+    was called and every added message is done. Cancelling a read loses nothing; one task
+    reads at a time (see `sentdm_async._engine`).
     """
 
     __slots__ = ()
-    _core: _Core
+    _job: _WatchJob
 
     def __repr__(self) -> str:
-        core = self._core
-        return f"<Watcher active={core.active} polls={core.polls} closed={core.closed}>"
+        job = self._job
+        return f"<Watcher active={job.active} polls={job.polls} closed={job.closed}>"
 
     @property
     def until(self) -> frozenset[str]:
-        """Statuses that end a message's watch (a failure status always does too)."""
-        return self._core.until
+        """Default statuses that end a message's watch (a failure status always does too)."""
+        return self._job.settings.until
 
     @property
     def timeout(self) -> float | None:
-        """Seconds each message may be watched, from when it is added; ``None``: no limit."""
-        return self._core.timeout
+        """Default seconds a message may be watched, from when it is added; ``None``: no limit."""
+        return self._job.settings.timeout
 
     @property
     def poll(self) -> PollPolicy:
         """The polling cadence."""
-        return self._core.poll
+        return self._job.settings.poll
 
     @property
     def active(self) -> int:
         """Messages added and not yet done."""
-        return self._core.active
+        return self._job.active
 
     @property
     def polls(self) -> int:
         """Polls sent so far (each one request, plus any retries the transport made)."""
-        return self._core.polls
+        return self._job.polls
 
-    def add(self, message_id: str) -> None:
+    def add(
+        self,
+        message_id: str,
+        *,
+        until: Iterable[str] | None = None,
+        timeout: float | None = None,
+    ) -> None:
         """Start watching ``message_id``; its first poll comes within ``jitter x min_interval``.
 
-        Adding an id twice watches it twice.
+        Adding an id twice watches it twice. Needs a running event loop (it starts polling).
+
+        Args:
+            message_id: The message to watch.
+            until: Statuses that end this message's watch, instead of the watcher's default
+                (a failure status always ends it): wait for READ on WhatsApp and DELIVERED on
+                SMS with one watcher.
+            timeout: Seconds this message may be watched, instead of the watcher's default.
 
         Raises:
-            TypeError: ``message_id`` is not a string.
-            ValueError: The id is malformed, or `finish` was already called.
+            TypeError: ``message_id`` is not a string, or an option of the wrong type.
+            InvalidIdError: The id is malformed (a `SentError` and a `ValueError`).
+            ValueError: `finish` was already called, or a bad ``until``/``timeout``.
             SentError: The watcher is closed.
         """
-        self._core.add(message_id)
+        self._job.add(message_id, until=until, timeout=timeout)
 
     def finish(self) -> None:
         """Say that no more ids will be added: iteration ends when every message is done."""
-        self._core.finish()
-
-    async def __aenter__(self) -> Self:
-        self._core.ensure_started()  # watch_many starts reading its ids on entry
-        return self
+        self._job.finish()
 
 
 def new_watcher(
-    transport: Transport, ids: Iterable[str] | AsyncIterable[str] | None = None, **options: Any
+    transport: Transport,
+    settings: WatchSettings,
+    options: BaseRequestOptions | None = None,
+    ids: Iterable[str] | AsyncIterable[str] | None = None,
 ) -> Watcher:
     """Build a `Watcher`: fed by the caller (``ids=None``) or from ``ids`` by a task of its own."""
-    core = _Core(transport, **options) if ids is None else _ManyCore(transport, ids, **options)
-    return Watcher(core)
+    return Watcher(_WatchJob(transport, settings, options, ids))

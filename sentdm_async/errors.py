@@ -14,12 +14,14 @@ once, in the transport, and never reach the caller unwrapped::
     │   │   ├── UnprocessableEntityError   422
     │   │   ├── RateLimitError             429
     │   │   └── InternalServerError        >= 500
-    │   └── APIResponseValidationError     body is not the documented envelope
-    ├── APIConnectionError            no usable response
-    │   └── APITimeoutError           (also a TimeoutError)
+    │   ├── APIResponseValidationError     body is not the documented envelope
+    │   └── APIConnectionError        no usable response (as in the official SDK, an APIError)
+    │       └── APITimeoutError       (also a TimeoutError)
+    ├── InvalidIdError                an id that cannot be sent (also a ValueError)
     └── WatchTimeoutError             a watch deadline passed (also a TimeoutError)
 
-The API key never appears in an error message.
+The API key never appears in an error message, and no error chains an aiohttp or msgspec
+exception (their reprs can carry the request's headers).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "InternalServerError",
+    "InvalidIdError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -194,24 +197,26 @@ class APIResponseValidationError(APIError):
         return [str(self.status_code)]
 
 
-class APIConnectionError(SentError):
-    """No usable response: the connection failed, was refused or dropped.
+class APIConnectionError(APIError):
+    """No usable response: the connection failed, was refused or dropped, or the client closed.
 
-    Attributes:
-        method: HTTP method of the request.
-        path: Path of the request.
+    An `APIError` as in the official SDK, so ``except APIError`` catches it too; ``code``,
+    ``details``, ``doc_url`` and ``request_id`` are ``None`` (no response was read).
     """
 
     def __init__(self, message: str, *, method: str = "", path: str = "") -> None:
-        self.message = message
-        self.method = method
-        self.path = path
-        where = f"{method} {path}".strip()
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__(message, method=method, path=path)
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """The request attempt timed out (after the configured retries)."""
+
+
+class InvalidIdError(SentError, ValueError):
+    """An id that cannot be sent: empty, too long, ``.``/``..``, control characters, no UTF-8.
+
+    Raised before any request; in bulk jobs and watches it is that id's error.
+    """
 
 
 class WatchTimeoutError(SentError, TimeoutError):

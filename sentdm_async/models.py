@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeAlias, TypeVar
 
 import msgspec
+
+from .errors import SentError
 
 __all__ = [
     "FAILURE_STATUSES",
@@ -19,10 +21,15 @@ __all__ = [
     "SUCCESS_STATUSES",
     "TERMINAL_STATUSES",
     "Activity",
+    "ActivityFailure",
     "ActivityLog",
+    "ActivityOk",
     "ActivityResult",
+    "Button",
     "Contact",
     "ContactPage",
+    "HeaderMedia",
+    "Media",
     "Message",
     "MessageBody",
     "Pagination",
@@ -158,13 +165,42 @@ class StatusEvent(msgspec.Struct, frozen=True, kw_only=True):
     reason_code: str | None = None
 
 
-class MessageBody(msgspec.Struct, frozen=True, kw_only=True):
-    """The content of a message as sent (``buttons`` are kept as raw objects)."""
+class Button(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A button of a message body (wire names are camelCase: ``postbackData``)."""
+
+    type: str | None = None
+    text: str | None = None
+    value: str | None = None
+    postback_data: str | None = None
+
+
+class HeaderMedia(msgspec.Struct, frozen=True, kw_only=True):
+    """The media header of a template message: ``type`` is image, video or document."""
+
+    type: str | None = None
+    url: str | None = None
+
+
+class Media(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """An MMS attachment (inbound links expire on the carrier's schedule)."""
+
+    url: str | None = None
+    mime_type: str | None = None
+    media_type: str | None = None
+    size_bytes: int | None = None
+    source_hash_sha256: str | None = None
+
+
+class MessageBody(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The content of a message as sent (wire names of this object are camelCase)."""
 
     content: str | None = None
     header: str | None = None
     footer: str | None = None
-    buttons: list[dict[str, object]] | None = None
+    subject: str | None = None
+    buttons: list[Button] | None = None
+    header_media: HeaderMedia | None = None
+    media: list[Media] | None = None
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):
@@ -279,17 +315,36 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
         return [r.message_id for r in self.recipients]
 
 
-class ActivityResult(msgspec.Struct, frozen=True, kw_only=True):
-    """One answer of `retrieve_activities_many`: exactly one of ``log`` and ``error`` is set."""
+class ActivityOk(msgspec.Struct, frozen=True, kw_only=True):
+    """An id of `retrieve_activities_many` whose log was fetched."""
 
     message_id: str
-    log: ActivityLog | None = None
-    error: Exception | None = None
+    log: ActivityLog
+    error: None = None
 
     @property
     def ok(self) -> bool:
-        """Whether the log was fetched."""
-        return self.error is None
+        """Whether the log was fetched: ``True``."""
+        return True
+
+
+class ActivityFailure(msgspec.Struct, frozen=True, kw_only=True):
+    """An id of `retrieve_activities_many` that failed (``error``) after the retries."""
+
+    message_id: str
+    error: SentError
+    log: None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the log was fetched: ``False``."""
+        return False
+
+
+#: One answer of `retrieve_activities_many`. A union so that a type checker narrows it: after
+#: ``if result.error is None:``, ``result.log`` is an `ActivityLog`, and in the ``else`` branch
+#: ``result.error`` is a `SentError`.
+ActivityResult: TypeAlias = ActivityOk | ActivityFailure
 
 
 class WatchEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -301,39 +356,5 @@ class WatchEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     message_id: str
     activity: Activity | None = None
-    error: Exception | None = None
+    error: SentError | None = None
     done: bool = False
-
-
-# --- wire envelope (private) -------------------------------------------------------------------
-
-
-class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
-    """The ``error`` object of an envelope."""
-
-    code: str | None = None
-    message: str | None = None
-    details: dict[str, list[str]] | None = None
-    doc_url: str | None = None
-
-
-class Meta(msgspec.Struct, frozen=True, kw_only=True):
-    """The ``meta`` object of an envelope (only what the client uses)."""
-
-    request_id: str | None = None
-
-
-class Envelope(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """``{success, data, error, meta}``, every v3 response."""
-
-    success: bool | None = None
-    data: T | None = None
-    error: ErrorDetail | None = None
-    meta: Meta | None = None
-
-
-class ErrorEnvelope(msgspec.Struct, frozen=True, kw_only=True):
-    """An envelope read only for its error part (error responses carry ``data: null``)."""
-
-    error: ErrorDetail | None = None
-    meta: Meta | None = None

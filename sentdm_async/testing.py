@@ -19,12 +19,13 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncSent
+from ._retry import no_retry_waits
 from .simulator import Simulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-__all__ = ["SIMULATOR_API_KEY", "sent_client", "sent_simulator", "simulated"]
+__all__ = ["SIMULATOR_API_KEY", "no_retry_waits", "sent_client", "sent_simulator", "simulated"]
 
 #: The key the helpers give the simulator and the client.
 SIMULATOR_API_KEY = "sk_test_simulator"

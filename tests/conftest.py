@@ -25,13 +25,10 @@ API_KEY = "sk_test_fixture_key_0123456789"
 
 
 class RecordingSleep:
-    """Stands in for the transport's sleep: records each delay and does not wait."""
+    """The waits between retries that `no_retry_waits` skipped, in order."""
 
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
+    def __init__(self, delays: list[float]) -> None:
+        self.delays = delays
 
 
 def library_tasks() -> set[asyncio.Task[object]]:
@@ -74,18 +71,23 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture
-def sleeps() -> RecordingSleep:
-    """A sleep that records instead of waiting (backoff between retries)."""
-    return RecordingSleep()
+def sleeps() -> Iterator[RecordingSleep]:
+    """Retry waits are skipped and recorded (the public hook users' tests get too)."""
+    # Imported here: importing the plugin module before pytest registers it defeats its
+    # assertion rewriting (PytestAssertRewriteWarning).
+    from sentdm_async.testing import no_retry_waits
+
+    with no_retry_waits() as delays:
+        yield RecordingSleep(delays)
 
 
 @pytest.fixture
 async def client(sim: Simulator, sleeps: RecordingSleep) -> AsyncIterator[AsyncSent]:
     """A client of ``sim``: no client-side rate limit, short timeout, recorded backoff."""
+    del sleeps  # requested for its effect: backoff is unit-tested; here it must not slow tests
     async with AsyncSent(
         api_key=API_KEY, base_url=sim.base_url, rate_limit=None, timeout=5.0
     ) as sent:
-        sent._transport._sleep = sleeps  # backoff is unit-tested; here it must not slow tests
         yield sent
 
 

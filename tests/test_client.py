@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from sentdm_async import AsyncSent, SentError, TokenBucket
-from sentdm_async._ids import check_message_id, message_path
+from sentdm_async._ids import check_id, message_path
 
 KEY = "sk_test_secret_value_123"
 
@@ -133,7 +133,7 @@ def test_rate_limit_modes() -> None:
 def test_bad_message_ids(message_id: object, error: type[Exception]) -> None:
     """Ids that are empty, not strings or would escape the path are refused."""
     with pytest.raises(error):
-        check_message_id(message_id)
+        check_id(message_id)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from sentdm_async import (
     Message,
     SendResult,
 )
-from sentdm_async.models import Envelope
+from sentdm_async._wire import Envelope
 
 SEED = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed_activities.json"
 ACTIVITIES = msgspec.json.Decoder(Envelope[ActivityLog])

@@ -23,7 +23,7 @@ from sentdm_async import (
     WatchTimeoutError,
     _watch,
 )
-from sentdm_async._watch import STATUS_FACTORS, _Core, _Watched
+from sentdm_async._watch import STATUS_FACTORS, _Watched, _WatchJob
 from sentdm_async.simulator import OutcomeMix, Simulator
 
 from .conftest import API_KEY, assert_no_new_requests, settled_requests

@@ -85,9 +85,15 @@ class Outbox(Generic[T]):
         if reader is not None and not reader.done():
             reader.set_result(None)
 
+    @property
+    def closed(self) -> bool:
+        """Whether no more results are wanted (the job ended, or its handle was closed)."""
+        return self._closed
+
     async def wait_popped(self) -> None:
         """Wait until the reader takes a result (or the outbox closes)."""
         if self._closed:
+            await anyio.lowlevel.checkpoint()  # let the cancellation that follows a close land
             return
         if self._room is None:
             self._room = asyncio.Event()
@@ -348,6 +354,8 @@ class FanOut(Job[R], Generic[I, R]):
         while True:
             # Wait for room before taking an item, so items are pulled only as results are read.
             while self._taken - outbox.popped >= self._window:
+                if outbox.closed:
+                    return
                 await outbox.wait_popped()
             more, item = await self._next_item()
             if not more:

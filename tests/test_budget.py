@@ -61,14 +61,14 @@ async def test_pause_holds_everyone() -> None:
     """A 429 pause empties the bucket and holds callers until it ends."""
     clock = FakeClock()
     tb = bucket(clock, rate=60.0, burst=5)
-    tb.pause(30.0)
+    await tb.pause(30.0)
     start = clock.now
     await tb.acquire()
     # Held for the pause, then the bucket restarts empty: one more second for a token.
     assert clock.now - start == pytest.approx(31.0)
     assert tb.pauses == 1
-    tb.pause(0)  # a zero pause is ignored
-    tb.pause(-5)
+    await tb.pause(0)  # a zero pause is ignored
+    await tb.pause(-5)
     assert tb.pauses == 1
 
 
@@ -76,8 +76,8 @@ async def test_shorter_pause_does_not_shorten_a_longer_one() -> None:
     """Overlapping pauses keep the later end."""
     clock = FakeClock()
     tb = bucket(clock)
-    tb.pause(20.0)
-    tb.pause(5.0)
+    await tb.pause(20.0)
+    await tb.pause(5.0)
     start = clock.now
     await tb.acquire()
     assert clock.now - start >= 20.0
@@ -98,15 +98,25 @@ async def test_cancelled_waiter_returns_its_token() -> None:
 
 
 async def test_concurrent_waiters_are_spaced_at_the_rate() -> None:
-    """Ten concurrent callers on an empty bucket are released one token-interval apart."""
-    clock = FakeClock(advance=False)  # all ten queue at the same instant
+    """Ten concurrent callers on an empty bucket are released one token-interval apart, in order."""
+    clock = FakeClock()
     tb = bucket(clock, rate=60.0, burst=1)
     await tb.acquire()
+    start = clock.now
+    released: list[tuple[int, float]] = []
+
+    async def one(n: int) -> None:
+        await tb.acquire()
+        released.append((n, clock.now - start))
+
     async with anyio.create_task_group() as tg:
-        for _ in range(10):
-            tg.start_soon(tb.acquire)
-    # Each reserved the next slot: waits of 1, 2, ... 10 s, first come first served.
-    assert sorted(clock.slept) == [pytest.approx(float(n)) for n in range(1, 11)]
+        for n in range(10):
+            tg.start_soon(one, n)
+    # First come, first served, one second apart; only the head of the queue sleeps, in slices
+    # of at most MAX_SLICE.
+    assert [n for n, _ in released] == list(range(10))
+    assert [t for _, t in released] == [pytest.approx(float(n)) for n in range(1, 11)]
+    assert max(clock.slept) <= _budget.MAX_SLICE
 
 
 async def test_pause_while_waiting_requeues() -> None:
@@ -122,7 +132,7 @@ async def test_pause_while_waiting_requeues() -> None:
         nonlocal paused
         if not paused:
             paused = True
-            tb.pause(10.0)  # a 429 arrives while we sleep for our token
+            await tb.pause(10.0)  # a 429 arrives while we sleep for our token
         await real_sleep(seconds)
 
     tb._sleep = sleep_and_pause
@@ -135,17 +145,17 @@ async def test_adaptive_follows_headers() -> None:
     """Auto mode takes 95% of the server's limit as its rate and learns its bucket size."""
     clock = FakeClock()
     tb = bucket(clock, rate=200, burst=50, adaptive=True)
-    tb.observe(limit=120, remaining=None, reset_after=None)
+    await tb.observe(limit=120, remaining=None, reset_after=None)
     assert tb.rate_per_minute == pytest.approx(120 * 0.95)
     assert tb.burst == 50
-    tb.observe(limit=None, remaining=2, reset_after=10.0)
+    await tb.observe(limit=None, remaining=2, reset_after=10.0)
     assert tb.available == 2
     assert tb.burst == 3  # the largest Remaining seen + 1: the server's bucket as far as we know
-    tb.observe(limit=None, remaining=29, reset_after=None)
+    await tb.observe(limit=None, remaining=29, reset_after=None)
     assert tb.burst == 30
-    tb.observe(limit=10, remaining=None, reset_after=None)
+    await tb.observe(limit=10, remaining=None, reset_after=None)
     assert tb.burst == 10  # never a burst above the server's whole limit
-    tb.observe(limit=None, remaining=None, reset_after=None)  # no headers: nothing changes
+    await tb.observe(limit=None, remaining=None, reset_after=None)  # no headers: nothing changes
     assert tb.burst == 10
     assert tb.rate_per_minute == pytest.approx(9.5)
 
@@ -157,7 +167,7 @@ async def test_adaptive_probe_goes_alone() -> None:
     second = asyncio.ensure_future(tb.acquire())
     await asyncio.sleep(0.01)
     assert not second.done()
-    tb.observe(limit=None, remaining=None, reset_after=None)  # any answer ends the probe
+    await tb.observe(limit=None, remaining=None, reset_after=None)  # any answer ends the probe
     await asyncio.wait_for(second, 1.0)
 
 
@@ -174,7 +184,7 @@ async def test_adaptive_pause_ends_the_probe() -> None:
     """A 429 answers the probe: waiters follow the pause, not the probe."""
     tb = TokenBucket(6000, burst=50, adaptive=True)
     await tb.acquire()
-    tb.pause(0.01)
+    await tb.pause(0.01)
     await asyncio.wait_for(tb.acquire(), 1.0)
 
 
@@ -182,7 +192,7 @@ async def test_fixed_ignores_headers() -> None:
     """A fixed budget does not change with the server's headers."""
     clock = FakeClock()
     tb = bucket(clock, rate=100, burst=5)
-    tb.observe(limit=1000, remaining=0, reset_after=1.0)
+    await tb.observe(limit=1000, remaining=0, reset_after=1.0)
     assert tb.rate_per_minute == 100
     assert tb.available == 5
 

@@ -110,15 +110,29 @@ async def test_break_stops_a_huge_lazy_input(client: AsyncSent, sim: Simulator) 
     sim.latency = 0.005  # keep requests in flight when the loop breaks
     before = library_tasks()
     seen = 0
-    async for result in client.messages.retrieve_activities_many(source, concurrency=concurrency):
-        assert result.ok
-        seen += 1
-        if seen == 50:
-            break
+    stream = client.messages.retrieve_activities_many(source, concurrency=concurrency)
+    async with stream:
+        async for result in stream:
+            assert result.ok
+            seen += 1
+            if seen == 50:
+                break
     assert source.pulled <= 50 + 2 * concurrency
     await assert_no_new_requests(sim, await settled_requests(sim))
     assert sim.stats.requests <= 50 + 2 * concurrency
     assert library_tasks() == before
+
+
+async def test_unbound_break_warns_and_stops(client: AsyncSent, sim: Simulator) -> None:
+    """``break`` out of an unbound ``async for`` drops the handle: it warns and stops polling."""
+    known = sim.create_messages(5)
+    source = CountingIds(itertools.cycle(known))
+    sim.latency = 0.005
+    with pytest.warns(ResourceWarning, match="async with"):  # noqa: PT031 - the drop is the loop
+        async for _ in client.messages.retrieve_activities_many(source, concurrency=4):
+            break
+    await assert_no_new_requests(sim, await settled_requests(sim))
+    assert source.pulled <= 1 + 2 * 4
 
 
 async def test_slow_reader_bounds_the_work_ahead(client: AsyncSent, sim: Simulator) -> None:
@@ -239,8 +253,9 @@ async def test_cancelling_the_reader_leaves_nothing_behind(
     got: list[ActivityResult] = []
 
     async def consume() -> None:
-        async for result in client.messages.retrieve_activities_many(source, concurrency=8):
-            got.append(result)  # noqa: PERF401 - consumed until cancelled
+        async with client.messages.retrieve_activities_many(source, concurrency=8) as stream:
+            async for result in stream:
+                got.append(result)  # noqa: PERF401 - consumed until cancelled
 
     if how == "anyio":
         with anyio.move_on_after(0.12):

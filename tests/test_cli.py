@@ -126,9 +126,9 @@ async def test_activities_ids_file(
     assert ok == set(ids)
     bad = [line for line in lines if not line["ok"]]
     assert sorted(line["message_id"] for line in bad) == sorted(["..", "bad\x01id", "x" * 300])
-    assert all(line["error"]["type"] == "ValueError" for line in bad)
+    assert all(line["error"]["type"] == "InvalidIdError" for line in bad)
     assert sim.stats.by_route["activities"] == 3  # malformed ids cost no request
-    assert "3 ok, 3 failed (ValueError x3)" in err
+    assert "3 ok, 3 failed (InvalidIdError x3)" in err
 
 
 async def test_activities_stdin_text(
@@ -332,7 +332,7 @@ async def test_status(capsys: pytest.CaptureFixture[str], sim: Simulator) -> Non
     assert lines[0]["events"]
     assert lines[2]["ok"] is False
     assert lines[2]["error"]["code"] == "RESOURCE_003"
-    assert lines[3]["error"]["type"] == "ValueError"
+    assert lines[3]["error"]["type"] == "InvalidIdError"
     assert "2 ok, 2 failed" in err
 
 
@@ -346,7 +346,7 @@ async def test_status_many_from_file(
     assert code == 1
     assert len(lines) == 1030
     assert sim.stats.requests == 0
-    assert "0 ok, 1030 failed (ValueError x1030)" in err
+    assert "0 ok, 1030 failed (InvalidIdError x1030)" in err
 
 
 async def test_status_one_ok(capsys: pytest.CaptureFixture[str], sim: Simulator) -> None:
@@ -495,7 +495,7 @@ async def test_watch_timeout_rich(
     assert code == 1
     errors = {line["message_id"]: line["error"] for line in lines if "error" in line}
     assert errors[stuck]["type"] == "WatchTimeoutError"
-    assert errors[".."]["type"] == "ValueError"
+    assert errors[".."]["type"] == "InvalidIdError"
     shown = terminal.getvalue()
     assert "TIMED OUT" in shown
     assert stuck in shown

@@ -96,7 +96,9 @@ def test_refused_base_urls(url: str) -> None:
         pytest.param({"max_response_bytes": 0}, ValueError, id="zero-cap"),
         pytest.param({"rate_limit": 0}, ValueError, id="zero-rate"),
         pytest.param({"rate_limit": "fast"}, TypeError, id="unknown-rate"),
-        pytest.param({"profile_id": ""}, TypeError, id="empty-profile"),
+        pytest.param({"profile_id": ""}, ValueError, id="empty-profile"),
+        pytest.param({"profile_id": "p\r\nx: y"}, ValueError, id="profile-with-newline"),
+        pytest.param({"profile_id": 7}, TypeError, id="int-profile"),
         pytest.param({"session": object()}, TypeError, id="not-a-session"),
         pytest.param({"api_key": 42}, TypeError, id="int-key"),
         pytest.param({"api_key": "a\nb"}, SentError, id="key-with-newline"),
@@ -170,7 +172,7 @@ async def test_unclosed_client_warns() -> None:
     client = AsyncSent(api_key=KEY, base_url="http://127.0.0.1:9", max_retries=0)
     with pytest.raises(SentError):
         await client.messages.retrieve_status("m")  # opens the session; nothing listens on :9
-    session = client._transport._session  # kept so aiohttp's own warning does not fire too
+    session = client._transport._shared.session  # kept so aiohttp's own warning does not fire too
     assert session is not None
     with pytest.warns(ResourceWarning) as record:  # noqa: PT031 - the drop and the collection
         del client

@@ -18,12 +18,15 @@ from sentdm_async import (
     SUCCESS_STATUSES,
     TERMINAL_STATUSES,
     Activity,
+    ActivityFailure,
     ActivityLog,
+    ActivityOk,
     ActivityResult,
     Contact,
     ContactPage,
     Message,
     SendResult,
+    SentError,
 )
 from sentdm_async._wire import Envelope
 
@@ -149,8 +152,25 @@ def test_empty_log_and_result_helpers() -> None:
     assert log.latest is None
     assert not log.is_terminal
     assert log.chronological() == []
-    assert ActivityResult(message_id="m", log=log).ok
-    assert not ActivityResult(message_id="m", error=ValueError("x")).ok
+    assert ActivityOk(message_id="m", log=log).ok
+    assert not ActivityFailure(message_id="m", error=SentError("x")).ok
+
+
+def _narrowed(result: ActivityResult) -> ActivityLog | SentError:
+    """Checked by mypy --strict (``make typecheck``): the union narrows on ``error is None``."""
+    if result.error is None:
+        log: ActivityLog = result.log  # no "ActivityLog | None" here
+        return log
+    error: SentError = result.error  # and a SentError, not Exception, there
+    return error
+
+
+def test_activity_result_narrows() -> None:
+    """Both arms of the union are reachable through the narrowing the README shows."""
+    log = ActivityLog(message_id="m")
+    assert _narrowed(ActivityOk(message_id="m", log=log)) is log
+    error = SentError("x")
+    assert _narrowed(ActivityFailure(message_id="m", error=error)) is error
 
 
 @given(st.binary(max_size=300))

@@ -99,6 +99,19 @@ async def test_send_body_and_idempotency_key(mock_http: aioresponses) -> None:
     }
 
 
+async def test_send_one_string_is_one_recipient(mock_http: aioresponses) -> None:
+    """``to="+1555..."`` is one recipient, not a list of characters; so is ``channel="sms"``."""
+    mock_http.post(f"{BASE}/v3/messages", payload=OK_SEND, status=202)
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        await client.messages.send(to="+15551234567", text="hi", channel="sms")
+    _, _, kwargs = _only_call(mock_http)
+    body = kwargs["data"]
+    assert isinstance(body, bytes)
+    decoded = json.loads(body)
+    assert decoded["to"] == ["+15551234567"]
+    assert decoded["channel"] == ["sms"]
+
+
 async def test_send_with_template_and_own_key(mock_http: aioresponses) -> None:
     """A caller's Idempotency-Key is sent unchanged; templates pass through."""
     mock_http.post(f"{BASE}/v3/messages", payload=OK_SEND, status=202)
@@ -125,7 +138,6 @@ async def test_send_with_template_and_own_key(mock_http: aioresponses) -> None:
     ("kwargs", "error"),
     [
         pytest.param({"to": [], "text": "x"}, ValueError, id="no-recipients"),
-        pytest.param({"to": "+15551234567", "text": "x"}, TypeError, id="to-is-a-string"),
         pytest.param({"to": [""], "text": "x"}, ValueError, id="empty-recipient"),
         pytest.param({"to": ["+1555"]}, ValueError, id="neither-text-nor-template"),
         pytest.param(

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
+import anyio
 import pytest
 
 from sentdm_async import (
@@ -23,7 +24,7 @@ from sentdm_async import (
     WatchTimeoutError,
     _watch,
 )
-from sentdm_async._watch import STATUS_FACTORS, _Watched, _WatchJob
+from sentdm_async._watch import STATUS_FACTORS, WatchSettings, _Watched, _WatchJob
 from sentdm_async.simulator import OutcomeMix, Simulator
 
 from .conftest import API_KEY, assert_no_new_requests, settled_requests
@@ -229,8 +230,18 @@ async def test_budget_honoured_with_rate_limit_on() -> None:
 async def test_break_stops_polling(client: AsyncSent, sim: Simulator) -> None:
     """Leaving the loop early stops every poll: the simulator sees no request afterwards."""
     ids = sim.create_messages(20, outcome="no_receipt")
-    async for _ in client.messages.watch_many(ids, poll=FAST):
-        break
+    async with client.messages.watch_many(ids, poll=FAST) as watcher:
+        async for _ in watcher:
+            break
+    await assert_no_new_requests(sim, await settled_requests(sim))
+
+
+async def test_unbound_break_warns_and_stops_polling(client: AsyncSent, sim: Simulator) -> None:
+    """``break`` out of an unbound ``async for`` drops the watcher: it warns and stops."""
+    ids = sim.create_messages(20, outcome="no_receipt")
+    with pytest.warns(ResourceWarning, match="async with"):  # noqa: PT031 - the drop is the loop
+        async for _ in client.messages.watch_many(ids, poll=FAST):
+            break
     await assert_no_new_requests(sim, await settled_requests(sim))
 
 
@@ -278,7 +289,7 @@ async def test_first_polls_are_spread(client: AsyncSent, sim: Simulator) -> None
     async with watcher:
         for message_id in sim.create_messages(50):
             watcher.add(message_id)
-        dues = sorted(w.due for w in watcher._core._heap)
+        dues = sorted(w.due for w in watcher._job._heap)
     assert dues[-1] - dues[0] > 0.2  # spread over up to 0.5 s, not all at once
 
 
@@ -330,6 +341,13 @@ async def test_bad_ids(client: AsyncSent) -> None:
 class _NoTransport:
     budget = None
 
+    def lane(self, name: str, weight: int) -> None:
+        return None
+
+
+def _job(**settings: object) -> _WatchJob:
+    return _WatchJob(_NoTransport(), WatchSettings.build(**settings), None, rand=lambda: 0.5)  # type: ignore[arg-type]
+
 
 def _log(*statuses: str) -> ActivityLog:
     import msgspec
@@ -338,24 +356,24 @@ def _log(*statuses: str) -> ActivityLog:
     return msgspec.convert({"message_id": "m", "activities": activities}, ActivityLog)
 
 
-def test_cadence_grows_and_resets_by_status() -> None:
+async def test_cadence_grows_and_resets_by_status() -> None:
     """The interval grows by `multiplier` while nothing changes and restarts on a change."""
-    now = [100.0]
     policy = PollPolicy(min_interval=1.0, max_interval=10.0, multiplier=2.0, jitter=0.0)
-    watcher = _Core(_NoTransport(), poll=policy, clock=lambda: now[0], rand=lambda: 0.5)  # type: ignore[arg-type]
+    watcher = _job(poll=policy)
+    now = [anyio.current_time()]  # the scheduler's clock; a test step takes far under 0.05 s
     watched = _Watched("m", added=now[0], due=now[0], interval=policy.min_interval)
     watcher.active = 1
     watcher._after_log(watched, _log("QUEUED"))
-    assert watched.due - now[0] == pytest.approx(1.0)
+    assert watched.due - now[0] == pytest.approx(1.0, abs=0.05)
     watcher._after_log(watched, _log("QUEUED"))  # nothing new
-    assert watched.due - now[0] == pytest.approx(2.0)
+    assert watched.due - now[0] == pytest.approx(2.0, abs=0.05)
     watcher._after_log(watched, _log("QUEUED"))
     watcher._after_log(watched, _log("QUEUED"))
     watcher._after_log(watched, _log("QUEUED"))
-    assert watched.due - now[0] == pytest.approx(10.0)  # capped at max_interval
+    assert watched.due - now[0] == pytest.approx(10.0, abs=0.05)  # capped at max_interval
     watcher._after_log(watched, _log("QUEUED", "PROCESSED", "SENT"))
-    assert watched.due - now[0] == pytest.approx(STATUS_FACTORS["SENT"])
-    assert [e.activity.status for e in watcher._events if e.activity] == [
+    assert watched.due - now[0] == pytest.approx(STATUS_FACTORS["SENT"], abs=0.05)
+    assert [e.activity.status for e in watcher.outbox._items if e.activity] == [
         "QUEUED",
         "PROCESSED",
         "SENT",
@@ -427,11 +445,11 @@ async def test_shared_strings_in_last_activities(
             seen += 1
             if seen == 6:  # QUEUED, PROCESSED, SENT or with ROUTED: enough to have polled both
                 break
-        lasts = [w.last for w in watcher._core._heap if w.last is not None]
+        lasts = [w.last for w in watcher._job._heap if w.last is not None]
     if len(lasts) == 2 and lasts[0].status == lasts[1].status:
         assert lasts[0].status is lasts[1].status
     monkeypatch.setattr(_watch, "_INTERN_LIMIT", 0)
-    core = _Core(_NoTransport())  # type: ignore[arg-type]
+    core = _job()
     activity = _log("SENT").activities[0]
     assert core._compact(activity) is activity
 
@@ -441,10 +459,10 @@ async def test_programming_error_reaches_the_reader(
 ) -> None:
     """An unexpected exception inside a poll is raised to the reader, not swallowed."""
 
-    def broken(self: _Core, watched: _Watched, log: ActivityLog) -> None:
+    def broken(self: _WatchJob, watched: _Watched, log: ActivityLog) -> None:
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr(_Core, "_after_log", broken)
+    monkeypatch.setattr(_WatchJob, "_after_log", broken)
     with pytest.raises(ZeroDivisionError):
         await client.messages.wait_until_terminal(sim.create_message(), poll=FAST)
 

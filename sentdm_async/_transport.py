@@ -221,7 +221,7 @@ class Transport:
         self,
         method: str,
         path: str,
-        decoder: msgspec.json.Decoder[Envelope[T]],
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
         *,
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
@@ -246,7 +246,8 @@ class Transport:
                 their own.
 
         Returns:
-            The envelope's ``data``; ``None`` for a 204.
+            The envelope's ``data``; ``None`` when ``decoder`` is ``None`` (an endpoint that
+            answers without a body), whatever the 2xx body says.
 
         Raises:
             APIStatusError: The API answered with an error status (after retries, if retried).
@@ -301,7 +302,7 @@ class Transport:
     async def _send(
         self,
         call: _Call,
-        decoder: msgspec.json.Decoder[Envelope[T]],
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
         lane: Lane | None,
         acquired: bool,
     ) -> T:
@@ -480,11 +481,11 @@ class Transport:
         return text[:_EXCERPT_CHARS] + ("…" if len(text) > _EXCERPT_CHARS else "")
 
     def _decode(
-        self, decoder: msgspec.json.Decoder[Envelope[T]], answer: _Answer, call: _Call
+        self, decoder: msgspec.json.Decoder[Envelope[T]] | None, answer: _Answer, call: _Call
     ) -> T:
         status, headers, raw = answer
-        if status == 204:
-            return None  # type: ignore[return-value]  # the endpoint's documented "no content"
+        if decoder is None:
+            return None  # type: ignore[return-value]  # an endpoint without a body (a delete)
         try:
             envelope = decoder.decode(raw)
         except (msgspec.DecodeError, RecursionError) as exc:
@@ -510,7 +511,11 @@ class Transport:
                     method=call.method,
                     path=call.path,
                 )
-            what = "success response without data"
+            what = (
+                "204 No Content where data was expected"
+                if status == 204
+                else "success response without data"
+            )
         raise APIResponseValidationError(
             self._redact(what),
             status_code=status,

@@ -184,6 +184,7 @@ class _Watched:
         "deadline",
         "due",
         "interval",
+        "invalid",
         "last",
         "message_id",
         "seen",
@@ -209,6 +210,7 @@ class _Watched:
         self.stop = stop  # statuses that end this watch (shared between messages)
         self.seen = 0  # activities already yielded: the log only grows at its head
         self.last: Activity | None = None
+        self.invalid = 0  # unreadable answers in a row (see MAX_INVALID_ANSWERS)
         self.state = _WAITING
 
     def __lt__(self, other: _Watched) -> bool:
@@ -220,8 +222,11 @@ _TRANSIENT: Final = (
     APIConnectionError,
     InternalServerError,
     RateLimitError,
-    APIResponseValidationError,
 )
+#: Unreadable answers in a row (`APIResponseValidationError`: a body that is not the documented
+#: envelope, a refused redirect, an oversized body) after which a message's watch ends with that
+#: error: one may be a proxy's hiccup, but a server that keeps sending it would be polled forever.
+MAX_INVALID_ANSWERS: Final = 3
 
 
 class _WatchJob(Job[WatchEvent]):
@@ -420,6 +425,7 @@ class _WatchJob(Job[WatchEvent]):
         self._end(watched, WatchEvent(message_id=watched.message_id, error=error, done=True))
 
     def _after_log(self, watched: _Watched, log: ActivityLog) -> None:
+        watched.invalid = 0
         activities = log.activities
         fresh = len(activities) - watched.seen
         poll = self.settings.poll
@@ -445,6 +451,11 @@ class _WatchJob(Job[WatchEvent]):
         poll = self.settings.poll
         if isinstance(exc, NotFoundError):
             if anyio.current_time() - watched.added >= poll.not_found_grace:
+                self._end(watched, WatchEvent(message_id=watched.message_id, error=exc, done=True))
+                return
+        elif isinstance(exc, APIResponseValidationError):
+            watched.invalid += 1
+            if watched.invalid >= MAX_INVALID_ANSWERS:
                 self._end(watched, WatchEvent(message_id=watched.message_id, error=exc, done=True))
                 return
         elif not isinstance(exc, _TRANSIENT):

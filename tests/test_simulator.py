@@ -319,6 +319,22 @@ async def test_faults_are_fifo_and_route_filtered(
         sim.inject("status", route="webhooks")
 
 
+async def test_raw_fault_sends_exact_bytes_and_headers(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """A raw fault answers its status, body and headers as given, and no Content-Type unasked."""
+    sim.inject("raw", status=418, body=b"\x00not json", headers={"X-Odd": "1"}, route="contacts")
+    sim.inject("raw", status=200, body=b"{}", headers={"Content-Type": "text/x-odd"})
+    async with session.get(f"{sim.base_url}/v3/contacts") as response:
+        assert response.status == 418
+        assert await response.read() == b"\x00not json"
+        assert response.headers["X-Odd"] == "1"
+        assert "Content-Type" not in response.headers or response.content_type != "application/json"
+    async with session.get(f"{sim.base_url}/v3/contacts") as response:
+        assert response.content_type == "text/x-odd"
+        assert await response.read() == b"{}"
+
+
 @pytest.mark.parametrize("kind", ["html", "html200", "empty", "null_data", "wrong_shape"])
 async def test_malformed_body_faults(
     sim: Simulator, session: aiohttp.ClientSession, kind: str
@@ -454,6 +470,7 @@ def test_every_fault_kind_is_tested() -> None:
         "wrong_shape",
         "oversize",
         "delay",
+        "raw",
     } == FAULT_KINDS
 
 

@@ -24,6 +24,7 @@ FAULT_KINDS: Final = frozenset(
         "html200",
         "null_data",
         "oversize",
+        "raw",
         "status",
         "truncated",
         "wrong_shape",
@@ -54,6 +55,7 @@ class Fault(NamedTuple):
     headers: Mapping[str, str] | None = None
     delay: float = 0.0
     size: int = 0
+    body: bytes = b""
 
 
 class FaultRates(dict[str, float]):
@@ -143,6 +145,8 @@ def fault_reply(fault: Fault, meta: bytes) -> Reply:
         return Reply(200, HTML_OK, {}, "text/html")
     if kind == "empty":
         return Reply(200, b"", {})
+    if kind == "raw":  # exactly these bytes, status and headers: a hostile server's answer
+        return Reply(fault.status, fault.body, {}, "")
     data = b"null" if kind == "null_data" else b"[1,2,3]"  # wrong_shape
     return Reply(200, ok_body(data, meta), {})
 

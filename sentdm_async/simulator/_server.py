@@ -336,6 +336,7 @@ class Simulator:
         headers: Mapping[str, str] | None = None,
         delay: float = 0.0,
         size: int = 11 * 1024 * 1024,
+        body: bytes = b"",
     ) -> None:
         """Queue a fault for the next ``times`` requests matching ``route`` (FIFO).
 
@@ -349,11 +350,14 @@ class Simulator:
                 ``drop`` and ``delay`` sends them.
             delay: real seconds to wait for ``delay``.
             size: body bytes for ``oversize``.
+            body: the exact body of ``raw``, sent with ``status`` and ``headers`` as they are
+                (e.g. a gzip bomb with ``Content-Encoding: gzip``, or a 302 with a hostile
+                ``Location``); a ``Content-Type`` header is sent only if given.
 
         Raises:
             ValueError: unknown kind or route, or an out-of-range number.
         """
-        fault = Fault(kind, route, status, code, dict(headers or {}), delay, size)
+        fault = Fault(kind, route, status, code, dict(headers or {}), delay, size, bytes(body))
         self._faults.add(fault, times)
 
     def clear_faults(self) -> None:
@@ -421,7 +425,10 @@ class Simulator:
         if reply.status == 429:
             stats.rate_limited += 1
         return web.Response(
-            status=reply.status, body=reply.body, headers=headers, content_type=reply.content_type
+            status=reply.status,
+            body=reply.body,
+            headers=headers,
+            content_type=reply.content_type or None,
         )
 
     def _common_headers(self, request: web.Request, headers: dict[str, str]) -> None:

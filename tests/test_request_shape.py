@@ -219,3 +219,77 @@ async def test_bad_contacts_arguments(
                 async for _ in client.contacts.list(**kwargs):  # type: ignore[arg-type]
                     pass  # pragma: no cover
     assert not mock_http.requests
+
+
+async def test_extra_headers_query_and_default_headers(mock_http: aioresponses) -> None:
+    """default_headers go on every call; extra_headers and extra_query on one call only."""
+    mock_http.get(re.compile(rf"{re.escape(BASE)}/v3/messages/abc.*"), payload=OK_LOG, repeat=True)
+    async with AsyncSent(
+        api_key=KEY, base_url=BASE, default_headers={"X-Team": "ops", "X-Trace": "client"}
+    ) as client:
+        await client.messages.retrieve_activities(
+            "abc", extra_headers={"X-Trace": "call"}, extra_query={"debug": "1"}
+        )
+        await client.messages.retrieve_activities("abc")
+    first, second = [call for calls in mock_http.requests.values() for call in calls]
+    assert first.kwargs["headers"]["X-Team"] == "ops"
+    assert first.kwargs["headers"]["X-Trace"] == "call"
+    assert first.kwargs["params"] == {"debug": "1"}
+    assert second.kwargs["headers"]["X-Team"] == "ops"
+    assert second.kwargs["headers"]["X-Trace"] == "client"
+    assert not second.kwargs["params"]
+
+
+async def test_with_options_shares_session_and_budget(mock_http: aioresponses) -> None:
+    """with_options changes what it is told, keeps the rest, and shares session and budget."""
+    mock_http.get(f"{BASE}/v3/messages/abc/activities", payload=OK_LOG, repeat=True)
+    async with AsyncSent(
+        api_key=KEY, base_url=BASE, profile_id="p1", default_headers={"X-A": "1"}
+    ) as client:
+        other = client.with_options(
+            profile_id=None, timeout=3.0, max_retries=0, default_headers={"X-B": "2"}
+        )
+        assert other.budget is client.budget
+        assert (other.timeout, other.max_retries, other.profile_id) == (3.0, 0, None)
+        assert (client.timeout, client.max_retries, client.profile_id) != (3.0, 0, None)
+        assert other.base_url == client.base_url
+        await other.messages.retrieve_activities("abc")
+        assert other._transport._shared is client._transport._shared
+        with pytest.raises(ValueError, match="timeout"):
+            client.with_options(timeout=-1)
+    assert other.closed  # closing the original closes what the copy shares
+    headers = _only_call(mock_http)[2]["headers"]
+    assert isinstance(headers, dict)
+    assert "x-profile-id" not in headers
+    assert (headers["X-A"], headers["X-B"]) == ("1", "2")
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        pytest.param({"extra_headers": {"X-A": "1\r\nX-Injected: 1"}}, ValueError, id="crlf"),
+        pytest.param({"extra_headers": {"bad name": "1"}}, ValueError, id="bad-header-name"),
+        pytest.param({"extra_headers": ["X-A"]}, TypeError, id="headers-not-mapping"),
+        pytest.param({"extra_query": {"a": 1}}, TypeError, id="query-not-str"),
+        pytest.param({"timeout": 0}, ValueError, id="zero-timeout"),
+        pytest.param({"timeout": "1"}, TypeError, id="str-timeout"),
+        pytest.param({"profile_id": "a\nb"}, ValueError, id="profile-newline"),
+        pytest.param({"retries": 3}, TypeError, id="unknown-option"),
+    ],
+)
+async def test_bad_per_call_options_fail_before_any_request(
+    mock_http: aioresponses, options: dict[str, object], error: type[Exception]
+) -> None:
+    """Per-call options are checked before anything is sent, with a clear error."""
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        with pytest.raises(error):
+            await client.messages.retrieve_activities("abc", **options)  # type: ignore[arg-type]
+    assert not mock_http.requests
+
+
+async def test_trust_env_reaches_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session the client creates honours HTTP(S)_PROXY by default, as the official SDK."""
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        assert client._transport._session().trust_env is True
+    async with AsyncSent(api_key=KEY, base_url=BASE, trust_env=False) as client:
+        assert client._transport._session().trust_env is False

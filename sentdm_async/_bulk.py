@@ -29,6 +29,8 @@ __all__ = ["ACTIVITIES", "ActivityStream", "activity_fetcher", "activity_stream"
 
 #: The one decoder of activity logs (single calls, bulk jobs and watchers).
 ACTIVITIES: Final = msgspec.json.Decoder(Envelope[ActivityLog])
+#: Requests in flight of one `retrieve_activities_many` by default.
+DEFAULT_BULK_CONCURRENCY: Final = 32
 
 
 class ActivityStream(Handle[ActivityResult]):

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import msgspec
 
-from ._bulk import ACTIVITIES, ActivityStream, activity_stream
+from ._bulk import ACTIVITIES, DEFAULT_BULK_CONCURRENCY, ActivityStream, activity_stream
 from ._checks import check_positive_int
 from ._ids import message_path
 from ._options import BaseRequestOptions, RequestOptions, check_request_options
-from ._watch import PollPolicy, Watcher, WatchSettings, new_watcher
+from ._watch import DEFAULT_WATCH_CONCURRENCY, PollPolicy, Watcher, WatchSettings, new_watcher
 from ._wire import Envelope
 from .errors import SentError
 from .models import TERMINAL_STATUSES, Activity, ActivityLog, Message, SendResult
@@ -237,7 +237,7 @@ class Messages:
         self,
         ids: Iterable[str] | AsyncIterable[str],
         *,
-        concurrency: int = 32,
+        concurrency: int = DEFAULT_BULK_CONCURRENCY,
         ordered: bool = False,
         **options: Unpack[RequestOptions],
     ) -> ActivityStream:
@@ -281,7 +281,7 @@ class Messages:
         until: Iterable[str] = TERMINAL_STATUSES,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
-        concurrency: int = 16,
+        concurrency: int = DEFAULT_WATCH_CONCURRENCY,
         **options: Unpack[BaseRequestOptions],
     ) -> Watcher:
         """Create a `Watcher` to which ids can be added at any time (web apps, workers).
@@ -313,7 +313,7 @@ class Messages:
         until: Iterable[str] = TERMINAL_STATUSES,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
-        concurrency: int = 16,
+        concurrency: int = DEFAULT_WATCH_CONCURRENCY,
         **options: Unpack[BaseRequestOptions],
     ) -> Watcher:
         """Watch many messages through one scheduler and the client's one request budget.

@@ -79,6 +79,8 @@ STATUS_FACTORS: Final[dict[str, float]] = {
 }
 #: Events held for a reader before the scheduler stops polling (backpressure).
 MAX_BUFFERED_EVENTS: Final = 4096
+#: Polls in flight of one watcher by default.
+DEFAULT_WATCH_CONCURRENCY: Final = 16
 #: Most distinct strings and prices kept for sharing between the messages' last activities.
 _INTERN_LIMIT: Final = 4096
 #: Longest a message's last poll may run past its deadline (seconds; less for fast cadences).
@@ -147,7 +149,7 @@ class WatchSettings(msgspec.Struct, frozen=True, kw_only=True):
     until: frozenset[str] = TERMINAL_STATUSES
     timeout: float | None = None
     poll: PollPolicy = msgspec.field(default_factory=PollPolicy)
-    concurrency: int = 16
+    concurrency: int = DEFAULT_WATCH_CONCURRENCY
 
     @classmethod
     def build(
@@ -156,7 +158,7 @@ class WatchSettings(msgspec.Struct, frozen=True, kw_only=True):
         until: object = TERMINAL_STATUSES,
         timeout: object = None,
         poll: object = None,
-        concurrency: object = 16,
+        concurrency: object = DEFAULT_WATCH_CONCURRENCY,
     ) -> WatchSettings:
         """Check every option and return the settings.
 

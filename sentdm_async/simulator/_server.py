@@ -392,21 +392,8 @@ class Simulator:
             reply = await self._answer(request, route_name, message_id, request_id)
             if fault is not None:  # truncated: same headers, half the body, status 200
                 reply.status, reply.body = 200, reply.body[: len(reply.body) // 2]
-        elif fault.kind == "drop":
-            if self.latency > 0:
-                await asyncio.sleep(self.latency)
-            stats.by_status[0] += 1
-            if request.transport is not None:
-                request.transport.close()
-            return web.Response(status=500)  # written to a closed transport: aiohttp drops it
-        elif fault.kind == "oversize":
-            headers = {**(fault.headers or {}), "X-Request-Id": request_id, "X-API-Version": "v3"}
-            self._common_headers(request, headers)
-            if self.latency > 0:
-                await asyncio.sleep(self.latency)
-            stats.by_status[200] += 1
-            meta = self._meta.meta(request_id)
-            return await stream_oversize(request, fault.size, meta, message_id, headers)
+        elif fault.kind in ("drop", "oversize"):
+            return await self._unanswerable(request, fault, message_id, request_id)
         else:
             reply = fault_reply(fault, self._meta.meta(request_id))
         headers = reply.headers
@@ -430,6 +417,23 @@ class Simulator:
             headers=headers,
             content_type=reply.content_type or None,
         )
+
+    async def _unanswerable(
+        self, request: web.Request, fault: Fault, message_id: str | None, request_id: str
+    ) -> web.StreamResponse:
+        """Answer a ``drop`` (close the connection) or an ``oversize`` (stream a huge body)."""
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        if fault.kind == "drop":
+            self.stats.by_status[0] += 1
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=500)  # written to a closed transport: aiohttp drops it
+        headers = {**(fault.headers or {}), "X-Request-Id": request_id, "X-API-Version": "v3"}
+        self._common_headers(request, headers)
+        self.stats.by_status[200] += 1
+        meta = self._meta.meta(request_id)
+        return await stream_oversize(request, fault.size, meta, message_id, headers)
 
     def _common_headers(self, request: web.Request, headers: dict[str, str]) -> None:
         if self._bucket is not None and "X-RateLimit-Limit" not in headers:

@@ -85,6 +85,31 @@ def _parse_scheduled_at(
     return when
 
 
+def _parse_to(to: object, errors: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """Return the recipients and the messages about those that are not E.164 numbers."""
+    if not isinstance(to, list) or not to or not all(isinstance(t, str) for t in to):
+        errors["to"] = ["to must be a non-empty list of E.164 phone numbers"]
+        return [], []
+    if len(to) > MAX_RECIPIENTS:
+        errors["to"] = [f"to accepts at most {MAX_RECIPIENTS} recipients"]
+        return to, []
+    return to, [f"'{t}' is not a valid E.164 phone number" for t in to if not E164.match(t)]
+
+
+def _parse_channel(channel: object, errors: dict[str, list[str]]) -> list[str]:
+    """Return the channels asked for (``["sent"]``, the API's choice, when absent)."""
+    if channel is None:
+        return ["sent"]
+    if (
+        not isinstance(channel, list)
+        or not channel
+        or not all(isinstance(c, str) and c in SEND_CHANNELS for c in channel)
+    ):
+        errors["channel"] = [f"channel must be a non-empty list of {', '.join(SEND_CHANNELS)}"]
+        return []
+    return channel
+
+
 def parse_send(body: object, now: datetime) -> SendRequest:
     """Validate a decoded ``POST /v3/messages`` body.
 
@@ -102,15 +127,7 @@ def parse_send(body: object, now: datetime) -> SendRequest:
     if not isinstance(body, dict):
         raise InvalidRequestError("VALIDATION_001", {"body": ["Body must be a JSON object"]})
     errors: dict[str, list[str]] = {}
-    phone_errors: list[str] = []
-    to = body.get("to")
-    if not isinstance(to, list) or not to or not all(isinstance(t, str) for t in to):
-        errors["to"] = ["to must be a non-empty list of E.164 phone numbers"]
-        to = []
-    elif len(to) > MAX_RECIPIENTS:
-        errors["to"] = [f"to accepts at most {MAX_RECIPIENTS} recipients"]
-    else:
-        phone_errors = [f"'{t}' is not a valid E.164 phone number" for t in to if not E164.match(t)]
+    to, phone_errors = _parse_to(body.get("to"), errors)
     text, template_value = body.get("text"), body.get("template")
     template = None
     if (text is None) == (template_value is None):
@@ -119,16 +136,7 @@ def parse_send(body: object, now: datetime) -> SendRequest:
         errors["text"] = ["text must be a non-empty string"]
     elif template_value is not None:
         template = _parse_template(template_value, errors)
-    channel = body.get("channel", ["sent"])
-    if channel is None:
-        channel = ["sent"]
-    if (
-        not isinstance(channel, list)
-        or not channel
-        or not all(isinstance(c, str) and c in SEND_CHANNELS for c in channel)
-    ):
-        errors["channel"] = [f"channel must be a non-empty list of {', '.join(SEND_CHANNELS)}"]
-        channel = []
+    channel = _parse_channel(body.get("channel"), errors)
     scheduled_at = _parse_scheduled_at(body.get("scheduled_at"), now, errors)
     sandbox = body.get("sandbox", False)
     if not isinstance(sandbox, bool):

@@ -77,6 +77,20 @@ STATUS_FACTORS: Final[dict[str, float]] = {
     "SENT": 3.0,  # waiting for a carrier receipt: seconds to minutes
     "DELIVERED": 10.0,  # only still watched when waiting for READ, which can take minutes
 }
+#: Lifecycle order (forward-only, as Sent's status-tracking guide recommends for webhooks). Once a
+#: watcher receives pushes, a step is yielded only if it ranks above every step already yielded
+#: for its message, so duplicated, late and reordered deliveries (and polls that overlap them)
+#: never yield a step twice or out of order. Failures rank last: they end a watch.
+STATUS_RANK: Final[dict[str, int]] = {
+    "QUEUED": 0,
+    "SCHEDULED": 1,
+    "PROCESSED": 2,
+    "ROUTED": 3,
+    "SENT": 4,
+    "DELIVERED": 5,
+    "READ": 6,
+    **dict.fromkeys(FAILURE_STATUSES, 7),
+}
 #: Events held for a reader before the scheduler stops polling (backpressure).
 MAX_BUFFERED_EVENTS: Final = 4096
 #: Polls in flight of one watcher by default.
@@ -101,6 +115,9 @@ class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
             first polls (up to ``jitter x min_interval``).
         not_found_grace: How long after a message is added a 404 means "not visible yet"
             rather than "no such message".
+        overdue_after: Once the watcher receives pushed webhook events, a message is polled
+            only after this long without news (times its status factor, e.g. x3 at SENT):
+            the pushes carry the steps and polls only fill the gaps of lost deliveries.
     """
 
     min_interval: float = 1.0
@@ -108,10 +125,19 @@ class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
     multiplier: float = 1.5
     jitter: float = 0.1
     not_found_grace: float = 30.0
+    overdue_after: float = 60.0
 
     def __post_init__(self) -> None:
         """Validate the numbers."""
-        for name in ("min_interval", "max_interval", "multiplier", "jitter", "not_found_grace"):
+        names = (
+            "min_interval",
+            "max_interval",
+            "multiplier",
+            "jitter",
+            "not_found_grace",
+            "overdue_after",
+        )
+        for name in names:
             check_number(f"PollPolicy.{name}", getattr(self, name))
         if self.min_interval <= 0:
             raise ValueError("PollPolicy.min_interval must be > 0")
@@ -189,6 +215,8 @@ class _Watched:
         "invalid",
         "last",
         "message_id",
+        "not_before",
+        "rank",
         "seen",
         "state",
         "stop",
@@ -213,6 +241,8 @@ class _Watched:
         self.seen = 0  # activities already yielded: the log only grows at its head
         self.last: Activity | None = None
         self.invalid = 0  # unreadable answers in a row (see MAX_INVALID_ANSWERS)
+        self.rank = -1  # STATUS_RANK of the latest step yielded (used once pushes arrive)
+        self.not_before = 0.0  # a push postponed the next poll to this time
         self.state = _WAITING
 
     def __lt__(self, other: _Watched) -> bool:
@@ -270,6 +300,9 @@ class _WatchJob(Job[WatchEvent]):
         self._tg: TaskGroup | None = None
         self._intern: dict[object, object] = {}
         self.polls = 0
+        #: Set by the first push: from then on steps are ranked and silence decides the polls.
+        self._index: dict[str, list[_Watched]] | None = None
+        self.pushes = 0
 
     # -- the handle's operations --
 
@@ -292,6 +325,9 @@ class _WatchJob(Job[WatchEvent]):
             deadline=deadline,
             stop=stop,
         )
+        if self._index is not None:  # pushes flow: the first poll waits for a silence
+            watched.due = min(now + poll.overdue_after, deadline)
+            self._index.setdefault(message_id, []).append(watched)
         heapq.heappush(self._heap, watched)
         if timeout is not None:
             heapq.heappush(self._deadlines, (deadline, next(self._order), watched))
@@ -302,6 +338,37 @@ class _WatchJob(Job[WatchEvent]):
     def finish(self) -> None:
         self._input_done = True
         self._changed.set()
+
+    def push(self, message_id: str, activity: Activity) -> bool:
+        """Take a pushed step (see `Watcher.push`); return whether it was yielded."""
+        if self.closed:
+            return False
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for watched in self._heap:
+                if watched.state != _DONE:
+                    index.setdefault(watched.message_id, []).append(watched)
+        self.pushes += 1
+        rank = STATUS_RANK.get(activity.status)
+        targets = index.get(message_id)
+        if rank is None or not targets:
+            return False  # a status without a place in the lifecycle: the polls report it
+        yielded = False
+        for watched in list(targets):
+            if watched.state == _DONE or rank <= watched.rank:
+                continue  # a duplicate, or late: a later step was yielded already
+            yielded = True
+            if self._yield_step(watched, activity, rank):
+                continue
+            watched.last = self._compact(activity)
+            factor = STATUS_FACTORS.get(activity.status, 1.0)
+            now = anyio.current_time()
+            watched.not_before = min(
+                now + self.settings.poll.overdue_after * factor, watched.deadline
+            )
+        self._changed.set()
+        return yielded
 
     # -- the work --
 
@@ -350,8 +417,11 @@ class _WatchJob(Job[WatchEvent]):
             self._expire(now)
             if self._input_done and not self.active:
                 return
-            while heap and heap[0].state == _DONE:
-                heapq.heappop(heap)  # timed out while it waited
+            while heap and (heap[0].state == _DONE or heap[0].not_before > heap[0].due):
+                watched = heapq.heappop(heap)  # timed out while it waited, or a push came
+                if watched.state != _DONE:
+                    watched.due = watched.not_before
+                    heapq.heappush(heap, watched)
             wake = math.inf
             if self._deadlines:
                 wake = self._deadlines[0][0] + self.settings.poll.deadline_grace
@@ -420,6 +490,25 @@ class _WatchJob(Job[WatchEvent]):
     def _end(self, watched: _Watched, event: WatchEvent) -> None:
         watched.state = _DONE
         self._emit(event)
+        index = self._index
+        if index is not None:
+            targets = index.get(watched.message_id)
+            if targets is not None and watched in targets:
+                targets.remove(watched)
+                if not targets:
+                    del index[watched.message_id]
+
+    def _yield_step(self, watched: _Watched, activity: Activity, rank: int | None) -> bool:
+        """Yield one new step of ``watched``; return whether it ended the watch."""
+        if rank is not None:
+            watched.rank = max(watched.rank, rank)
+        if activity.status in watched.stop:
+            self._end(
+                watched, WatchEvent(message_id=watched.message_id, activity=activity, done=True)
+            )
+            return True
+        self._emit(WatchEvent(message_id=watched.message_id, activity=activity))
+        return False
 
     def _time_out(self, watched: _Watched) -> None:
         timeout = watched.deadline - watched.added
@@ -432,13 +521,14 @@ class _WatchJob(Job[WatchEvent]):
         fresh = len(activities) - watched.seen
         poll = self.settings.poll
         if fresh > 0:
+            pushing = self._index is not None
             for activity in reversed(activities[:fresh]):
                 watched.seen += 1
-                if activity.status in watched.stop:
-                    event = WatchEvent(message_id=watched.message_id, activity=activity, done=True)
-                    self._end(watched, event)
+                rank = STATUS_RANK.get(activity.status)
+                if pushing and rank is not None and rank <= watched.rank:
+                    continue  # a push yielded it, or a later step, already
+                if self._yield_step(watched, activity, rank):
                     return
-                self._emit(WatchEvent(message_id=watched.message_id, activity=activity))
             latest = activities[0]
             watched.last = self._compact(latest)
             watched.interval = poll.min_interval * STATUS_FACTORS.get(latest.status, 1.0)
@@ -473,9 +563,18 @@ class _WatchJob(Job[WatchEvent]):
         if now >= watched.deadline:
             self._time_out(watched)
             return
-        spread = 1.0 + self.settings.poll.jitter * (2.0 * self._rand() - 1.0)
+        poll = self.settings.poll
+        interval = watched.interval
+        index = self._index
+        if index is not None:  # pushes flow: poll only after a silence longer than is likely
+            last = watched.last.status if watched.last is not None else ""
+            interval = max(interval, poll.overdue_after * STATUS_FACTORS.get(last, 1.0))
+            targets = index.setdefault(watched.message_id, [])
+            if watched not in targets:  # it was being polled when the first push came
+                targets.append(watched)
+        spread = 1.0 + poll.jitter * (2.0 * self._rand() - 1.0)
         # The last poll lands on the deadline, so a message that finished just in time is seen.
-        watched.due = min(now + watched.interval * spread, watched.deadline)
+        watched.due = min(now + interval * spread, watched.deadline)
         watched.state = _WAITING
         heapq.heappush(self._heap, watched)
 

@@ -1,5 +1,6 @@
-"""Pushed steps merged into the watcher: yielded at once, each step once, in lifecycle order,
-and polls only for the gaps (the simulator on a real socket answers the polls).
+"""Pushed steps merged into the watcher: at once, each step once, in order; polls fill gaps.
+
+The simulator on a real socket answers the polls; the tests push as a webhook sender would.
 """
 
 from __future__ import annotations
@@ -124,8 +125,10 @@ async def run_watch(
 
 
 async def test_pushes_cut_requests_and_lose_nothing(sleeps: RecordingSleep) -> None:
-    """Same messages watched by polling alone and with pushes (20% dropped): same final
-    statuses, each step once in order, and fewer requests with pushes.
+    """Polling alone vs pushes with 20% dropped: same outcomes, steps once, fewer requests.
+
+    The same kind of messages are watched twice; with pushes every message still ends at
+    DELIVERED (a dropped terminal push is found by a poll), and the requests fall.
     """
     del sleeps
     n = 30

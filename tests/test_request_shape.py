@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from sentdm_async import AsyncSent
+from sentdm_async import AsyncSent, SentError
 
 if TYPE_CHECKING:
     from aioresponses import aioresponses
@@ -287,9 +287,21 @@ async def test_bad_per_call_options_fail_before_any_request(
     assert not mock_http.requests
 
 
-async def test_trust_env_reaches_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The session the client creates honours HTTP(S)_PROXY by default, as the official SDK."""
-    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
-        assert client._transport._session().trust_env is True
-    async with AsyncSent(api_key=KEY, base_url=BASE, trust_env=False) as client:
-        assert client._transport._session().trust_env is False
+def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY is used by default, read once; NO_PROXY and trust_env=False turn it off.
+
+    An unusable proxy URL is a clear SentError at construction.
+    """
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert str(AsyncSent(api_key=KEY, base_url=BASE)._transport._proxy) == (
+        "http://proxy.internal:3128"
+    )
+    assert AsyncSent(api_key=KEY, base_url=BASE, trust_env=False)._transport._proxy is None
+    monkeypatch.setenv("NO_PROXY", "api.example.test")
+    assert AsyncSent(api_key=KEY, base_url=BASE)._transport._proxy is None
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.setenv("HTTPS_PROXY", "not a url at all")
+    with pytest.raises(SentError, match="proxy"):
+        AsyncSent(api_key=KEY, base_url=BASE)

@@ -393,3 +393,20 @@ async def test_redirects_never_carry_the_key_elsewhere(
         with pytest.raises(SentError, match="another origin"):
             await client.messages.retrieve_status("other")
     assert sim.stats.requests == 0
+
+
+async def test_requests_go_through_the_environment_proxy(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set, requests reach the API through it.
+
+    Here the simulator is the proxy, and the base URL points at a port where nothing listens.
+    """
+    monkeypatch.setenv("HTTP_PROXY", sim.base_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    message_id = sim.create_message()
+    async with AsyncSent(api_key=API_KEY, base_url="http://127.0.0.2:9", rate_limit=None) as c:
+        log = await c.messages.retrieve_activities(message_id)
+    assert log.message_id == message_id
+    assert sim.stats.requests == 1

@@ -58,6 +58,7 @@ from .errors import (
     WatchTimeoutError,
 )
 from .models import FAILURE_STATUSES, TERMINAL_STATUSES, Activity, ActivityLog, WatchEvent
+from .webhooks import MessageEvent
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 
     from ._options import BaseRequestOptions
     from ._transport import Transport
+    from .webhooks import WebhookEvent
 
 __all__ = ["PollPolicy", "WatchSettings", "Watcher", "new_watcher"]
 
@@ -677,6 +679,25 @@ class Watcher(Handle[WatchEvent]):
     def finish(self) -> None:
         """Say that no more ids will be added: iteration ends when every message is done."""
         self._job.finish()
+
+    def push(self, event: WebhookEvent) -> bool:
+        """Take a webhook event: a watched message's new step is yielded at once.
+
+        A plain method that never blocks; call it from the watcher's event loop (the receivers
+        `webhooks.aiohttp_handler` and `webhooks.asgi_app` do, given the watcher as target).
+        Each step is yielded once per message whether it came by push, poll or both, and never
+        after a later step: a duplicated or late delivery, or a step a later push overtook, is
+        dropped (Sent's own guide ranks statuses the same way). From the first push on, a
+        message is polled only after `PollPolicy.overdue_after` (times its status factor)
+        without news, so a lost delivery, even the terminal one, is still found by a poll.
+
+        Returns:
+            Whether the event yielded a step: ``False`` for other families, unwatched
+            messages, duplicates and late steps.
+        """
+        if not isinstance(event, MessageEvent) or not event.payload.message_id:
+            return False
+        return self._job.push(event.payload.message_id, event.activity())
 
 
 def new_watcher(

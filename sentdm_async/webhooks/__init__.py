@@ -1,0 +1,62 @@
+"""Sent webhooks: verify signatures, parse typed events, receive them, push them to a watcher.
+
+    from sentdm_async import webhooks
+
+    event = webhooks.construct_event(raw_body, request_headers, "whsec_...")
+    if isinstance(event, webhooks.MessageEvent):
+        watcher.push(event)  # or let webhooks.aiohttp_handler(secret, watcher) do it
+
+Every malformed input (headers, timestamps, signature lists, base64, secrets, bodies) raises a
+`WebhookError` (a `sentdm_async.SentError`): `WebhookVerificationError` or
+`WebhookPayloadError`, never a ValueError, binascii.Error or msgspec error.
+"""
+
+from ._events import ContactEvent as ContactEvent
+from ._events import ContactPayload as ContactPayload
+from ._events import GenericEvent as GenericEvent
+from ._events import InboundMedia as InboundMedia
+from ._events import InboundMessageEvent as InboundMessageEvent
+from ._events import InboundMessagePayload as InboundMessagePayload
+from ._events import MessageEvent as MessageEvent
+from ._events import MessageStatusPayload as MessageStatusPayload
+from ._events import TemplateEvent as TemplateEvent
+from ._events import TemplatePayload as TemplatePayload
+from ._events import WebhookEvent as WebhookEvent
+from ._events import WebhookPayloadError as WebhookPayloadError
+from ._events import parse as parse
+from ._receivers import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY
+from ._receivers import Receiver as Receiver
+from ._receivers import aiohttp_handler as aiohttp_handler
+from ._receivers import asgi_app as asgi_app
+from ._receivers import construct_event as construct_event
+from ._verify import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
+from ._verify import WebhookError as WebhookError
+from ._verify import WebhookVerificationError as WebhookVerificationError
+from ._verify import sign as sign
+from ._verify import verify as verify
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_TOLERANCE",
+    "ContactEvent",
+    "ContactPayload",
+    "GenericEvent",
+    "InboundMedia",
+    "InboundMessageEvent",
+    "InboundMessagePayload",
+    "MessageEvent",
+    "MessageStatusPayload",
+    "Receiver",
+    "TemplateEvent",
+    "TemplatePayload",
+    "WebhookError",
+    "WebhookEvent",
+    "WebhookPayloadError",
+    "WebhookVerificationError",
+    "aiohttp_handler",
+    "asgi_app",
+    "construct_event",
+    "parse",
+    "sign",
+    "verify",
+]

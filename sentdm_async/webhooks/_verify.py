@@ -1,0 +1,193 @@
+"""Signature verification of Sent's webhooks (the Svix / Standard Webhooks HMAC scheme).
+
+Signed content is ``{id}.{timestamp}.{raw body}``, HMAC-SHA256 with the base64-decoded secret;
+the signature header is a space-separated list of ``v1,<base64 digest>`` entries (any match
+passes, other versions are ignored). Everything a sender controls is checked here, and any
+failure is a `WebhookVerificationError` saying which check failed, never the secret or the
+expected signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final, TypeAlias
+
+from ..errors import SentError
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "Headers",
+    "WebhookError",
+    "WebhookVerificationError",
+    "sign",
+    "verify",
+]
+
+#: Largest accepted difference between the sender's timestamp and our clock (seconds).
+DEFAULT_TOLERANCE: Final = 300.0
+#: Header names, in the order they are looked up: Sent's, Standard Webhooks', Svix's.
+ID_HEADERS: Final = ("x-webhook-id", "webhook-id", "svix-id")
+TIMESTAMP_HEADERS: Final = ("x-webhook-timestamp", "webhook-timestamp", "svix-timestamp")
+SIGNATURE_HEADERS: Final = ("x-webhook-signature", "webhook-signature", "svix-signature")
+EVENT_ID_HEADER: Final = "x-webhook-event-id"
+_SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - the prefix Sent shows, not a secret
+_MAX_HEADER: Final = 4096  # longer id/timestamp/signature headers are refused before any work
+_MAX_SIGNATURES: Final = 16
+
+#: A header mapping (aiohttp's, Starlette's, a dict) or ASGI-style ``(name, value)`` pairs.
+Headers: TypeAlias = Mapping[str, str] | Iterable[tuple[bytes | str, bytes | str]]
+
+
+class WebhookError(SentError):
+    """A webhook request that cannot be accepted (base class)."""
+
+
+class WebhookVerificationError(WebhookError):
+    """The request's signature, timestamp or headers failed verification (answer 400)."""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def lower_headers(headers: object) -> dict[str, str]:
+    """Return ``headers`` as a dict with lower-case names (the first value of a name wins)."""
+    items: Iterable[object]
+    if isinstance(headers, Mapping):
+        items = headers.items()
+    elif isinstance(headers, Iterable) and not isinstance(headers, str | bytes):
+        items = headers
+    else:
+        raise WebhookVerificationError("headers must be a mapping or (name, value) pairs")
+    out: dict[str, str] = {}
+    for item in items:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise WebhookVerificationError("headers must be a mapping or (name, value) pairs")
+        name, value = item
+        if not isinstance(name, str | bytes) or not isinstance(value, str | bytes):
+            raise WebhookVerificationError("header names and values must be str or bytes")
+        out.setdefault(_text(name).lower(), _text(value))
+    return out
+
+
+def _header(headers: Mapping[str, str], names: Sequence[str]) -> str:
+    for name in names:
+        value = headers.get(name)
+        if value is not None:
+            if not value.strip():
+                raise WebhookVerificationError(f"header {name} is empty")
+            if len(value) > _MAX_HEADER:
+                raise WebhookVerificationError(f"header {name} is too long")
+            return value.strip()
+    raise WebhookVerificationError(f"missing header {names[0]} (or {', '.join(names[1:])})")
+
+
+def _keys(secret: object) -> list[bytes]:
+    secrets = [secret] if isinstance(secret, str | bytes) else secret
+    if not isinstance(secrets, Sequence) or not secrets:
+        raise WebhookVerificationError("secret must be a str, bytes, or a non-empty sequence")
+    keys: list[bytes] = []
+    for one in secrets:
+        if isinstance(one, bytes):
+            one = one.decode("ascii", "replace")
+        if not isinstance(one, str):
+            raise WebhookVerificationError("each secret must be a str or bytes")
+        text = one.strip().removeprefix(_SECRET_PREFIX)
+        try:
+            key = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise WebhookVerificationError(
+                "secret is not 'whsec_' followed by base64 (as shown by Sent)"
+            ) from None
+        if not key:
+            raise WebhookVerificationError("secret is empty")
+        keys.append(key)
+    return keys
+
+
+def _timestamp(text: str, tolerance: float, now: float | None) -> int:
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        raise WebhookVerificationError("webhook timestamp is not Unix seconds")
+    stamp = int(text)
+    current = time.time() if now is None else now
+    if stamp < current - tolerance:
+        raise WebhookVerificationError("webhook timestamp is too old (a replay?)")
+    if stamp > current + tolerance:
+        raise WebhookVerificationError("webhook timestamp is too far in the future")
+    return stamp
+
+
+def _signatures(header: str) -> list[bytes]:
+    found: list[bytes] = []
+    for entry in header.split()[:_MAX_SIGNATURES]:
+        version, _, encoded = entry.partition(",")
+        if version != "v1" or not encoded:
+            continue  # another scheme's signature: not ours to check
+        try:
+            found.append(base64.b64decode(encoded, validate=True))
+        except (binascii.Error, ValueError):
+            continue  # a malformed entry cannot match; another entry still may
+    return found
+
+
+def _body_bytes(body: object) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    raise WebhookVerificationError("body must be the raw request bytes")
+
+
+def verify(
+    body: bytes | str,
+    headers: Headers,
+    secret: str | bytes | Sequence[str | bytes],
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> None:
+    """Check that ``body`` was signed by Sent with ``secret``, recently.
+
+    Args:
+        body: The raw request body, exactly as received (not re-serialized JSON).
+        headers: The request headers, any mapping or ``(name, value)`` pairs; looked up
+            case-insensitively under Sent's ``X-Webhook-*``, Standard Webhooks' ``webhook-*``
+            and Svix's ``svix-*`` names.
+        secret: ``whsec_<base64>`` or bare base64, or several (during a rotation: any may
+            match).
+        tolerance: Largest difference in seconds between the signed timestamp and ``now``.
+        now: Unix time to check against (default: the clock).
+
+    Raises:
+        WebhookVerificationError: Which check failed (missing or malformed header, stale or
+            future timestamp, no matching ``v1`` signature, unusable secret or body).
+    """
+    raw = _body_bytes(body)
+    keys = _keys(secret)
+    lowered = lower_headers(headers)
+    webhook_id = _header(lowered, ID_HEADERS)
+    stamp = _timestamp(_header(lowered, TIMESTAMP_HEADERS), tolerance, now)
+    candidates = _signatures(_header(lowered, SIGNATURE_HEADERS))
+    if not candidates:
+        raise WebhookVerificationError("no v1 signature in the signature header")
+    signed = f"{webhook_id}.{stamp}.".encode() + raw
+    for key in keys:
+        expected = hmac.new(key, signed, hashlib.sha256).digest()
+        if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+            return
+    raise WebhookVerificationError("no signature matches the secret")
+
+
+def sign(body: bytes, secret: str, *, webhook_id: str, timestamp: int) -> str:
+    """Return the ``X-Webhook-Signature`` value Sent would send (for tests and the simulator)."""
+    (key,) = _keys(secret)
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()

@@ -13,7 +13,7 @@ $(BIN)/python:
 # Reinstall when the project metadata changes; the stamp keeps repeated runs fast.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,cli]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cli,redis]'
 	touch $(STAMP)
 
 demo: $(STAMP)

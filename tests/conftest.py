@@ -15,6 +15,8 @@ import sentdm_async
 from sentdm_async import AsyncSent
 from sentdm_async.simulator import Simulator
 
+from .redis_server import RedisServer
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
@@ -114,3 +116,12 @@ def mock_http() -> Iterator[aioresponses]:
 
         mocked.add = add  # type: ignore[method-assign]
         yield mocked
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port for the whole session (never skipped)."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

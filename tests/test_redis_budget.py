@@ -1,0 +1,176 @@
+"""RedisRateBudget against a real redis-server (started by the tests): one schedule for all."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+import redis.asyncio as aioredis
+
+from sentdm_async import AsyncSent, RateBudget
+from sentdm_async.redis import RedisRateBudget, account_tag
+from sentdm_async.simulator import Simulator
+
+from .conftest import API_KEY
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from .redis_server import RedisServer
+
+_keys = itertools.count()
+
+
+@pytest.fixture
+def key() -> str:
+    """A fresh account per test, so schedules never leak between tests."""
+    return f"sk_test_redis_account_{next(_keys)}"
+
+
+@pytest.fixture
+async def pair(redis_server: RedisServer, key: str) -> AsyncIterator[list[RedisRateBudget]]:
+    """Two budgets of one account on separate connections, as two processes would hold."""
+    budgets = [
+        RedisRateBudget(redis_server.url, key, rate_per_minute=60, burst=2) for _ in range(2)
+    ]
+    yield budgets
+    for budget in budgets:
+        await budget.aclose()
+
+
+async def test_one_schedule_across_processes(pair: list[RedisRateBudget]) -> None:
+    """Reservations from two processes interleave on one schedule: a burst of 2, then 1 s each."""
+    a, b = pair
+    assert isinstance(a, RateBudget)
+    waits = [await (a if i % 2 else b).reserve() for i in range(10)]
+    # Redis TIME drives the schedule; the few ms between calls only shorten later waits.
+    expected = [0.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    assert waits == [pytest.approx(e, abs=0.3) for e in expected]
+
+
+async def test_concurrent_reservations_are_fifo_slots(pair: list[RedisRateBudget]) -> None:
+    """Twenty concurrent reservations get twenty distinct slots, none sooner than the rate."""
+    a, b = pair
+    waits: list[float] = []
+
+    async def one(budget: RedisRateBudget) -> None:
+        waits.append(await budget.reserve())
+
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(one, a if i % 2 else b)
+    assert sorted(waits) == [pytest.approx(max(0.0, n - 1.0), abs=0.3) for n in range(20)]
+
+
+async def test_a_429_anywhere_pauses_everyone(pair: list[RedisRateBudget]) -> None:
+    """A pause in one process holds the other; a shorter pause never shortens it."""
+    a, b = pair
+    await a.pause(30.0)
+    await a.pause(1.0)
+    assert await b.reserve() == pytest.approx(30.0, abs=1.5)  # then the burst starts empty
+
+
+async def test_server_headers_slow_everyone_down(pair: list[RedisRateBudget]) -> None:
+    """A lower X-RateLimit-Limit seen by one process sets the spacing of all; never faster."""
+    a, b = pair
+    await a.observe(limit=30, remaining=None, reset_after=None)  # 30/min x 95% ≈ 2.1 s apart
+    waits = [await b.reserve() for _ in range(6)]
+    steps = [later - earlier for earlier, later in itertools.pairwise(waits[2:])]
+    assert all(step == pytest.approx(60 / (30 * 0.95), abs=0.3) for step in steps)
+    await a.observe(limit=6000, remaining=None, reset_after=None)  # faster than configured
+    before = await b.reserve()
+    assert await b.reserve() - before == pytest.approx(1.0, abs=0.3)  # the configured 60/min
+    await a.observe(limit=None, remaining=0, reset_after=20.0)  # nothing left: a pause
+    assert await b.reserve() >= 19.0
+
+
+async def test_keys_are_per_account_and_never_hold_the_key(
+    redis_server: RedisServer, key: str
+) -> None:
+    """Keys live under one hash tag per account, derived from a hash of the key."""
+    budget = RedisRateBudget(redis_server.url, key)
+    await budget.reserve()
+    await budget.observe(limit=100, remaining=None, reset_after=None)
+    client = aioredis.from_url(redis_server.url, decode_responses=True)
+    stored = [str(k) for k in await client.keys(f"{account_tag(key)}*")]
+    everything = [str(k) for k in await client.keys("*")]
+    await client.aclose()
+    await budget.aclose()
+    assert sorted(stored) == sorted(budget.keys)
+    assert all(k.startswith("{sentdm:") for k in everything)
+    assert not any(key in k for k in everything)
+    assert account_tag(key) != account_tag(key + "x")
+
+
+async def test_redis_down_falls_back_locally_then_returns(
+    tmp_path_factory: pytest.TempPathFactory, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis killed mid-run: a local budget at the fallback share, logged; back when it answers."""
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis-kill"))
+    server.start()
+    budget = RedisRateBudget(server.url, key, rate_per_minute=6000, retry_interval=0.05)
+    try:
+        assert await budget.reserve() == 0.0
+        assert not budget.falling_back
+        server.stop()
+        with caplog.at_level(logging.INFO, logger="sentdm_async.redis"):
+            await budget.acquire()  # on the fallback: never an error, never unlimited
+            assert budget.falling_back
+            assert "using a local budget at 1500 requests/min" in caplog.text
+            await budget.pause(0.01)  # a 429 while Redis is down pauses the local budget
+            server.start()
+            await asyncio.sleep(0.1)  # past retry_interval
+            await budget.acquire()
+            assert not budget.falling_back
+            assert "back to the shared budget" in caplog.text
+    finally:
+        await budget.aclose()
+        server.stop()
+
+
+async def test_cancelled_acquire_leaves_nothing_behind(pair: list[RedisRateBudget]) -> None:
+    """A waiter cancelled while sleeping for its slot returns at once; its slot goes unused."""
+    a, _ = pair
+    await a.pause(30.0)
+    with anyio.move_on_after(0.05) as scope:
+        await a.acquire()
+    assert scope.cancelled_caught
+
+
+def test_bad_arguments(redis_server: RedisServer) -> None:
+    """Bad shares, intervals, rates or keys fail at construction."""
+    with pytest.raises(ValueError, match="fallback_share"):
+        RedisRateBudget(redis_server.url, "k", fallback_share=0)
+    with pytest.raises(ValueError, match="retry_interval"):
+        RedisRateBudget(redis_server.url, "k", retry_interval=0)
+    with pytest.raises(ValueError, match="rate_per_minute"):
+        RedisRateBudget(redis_server.url, "k", rate_per_minute=0)
+    with pytest.raises(TypeError, match="api_key"):
+        RedisRateBudget(redis_server.url, "")
+
+
+async def test_two_clients_share_one_account_without_429s(redis_server: RedisServer) -> None:
+    """Two clients (two processes' worth) on one Redis budget stay under the server's limit."""
+    async with Simulator(api_key=API_KEY, rate_limit=1200, burst=10) as sim:
+        ids = sim.create_messages(40)
+        budgets = [
+            RedisRateBudget(redis_server.url, API_KEY, rate_per_minute=1200, burst=5)
+            for _ in range(2)
+        ]
+        async with (
+            AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=budgets[0]) as one,
+            AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=budgets[1]) as two,
+            anyio.create_task_group() as tg,
+        ):
+            for i, message_id in enumerate(ids):
+                tg.start_soon((one if i % 2 else two).messages.retrieve_status, message_id)
+        for budget in budgets:
+            await budget.aclose()
+        assert sim.stats.requests == 40
+        assert sim.stats.rate_limited == 0

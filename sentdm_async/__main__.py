@@ -1,5 +1,5 @@
 """``python -m sentdm_async``: the ``sentdm-async`` command."""
 
-from ._cli import main
+from .cli import main
 
 raise SystemExit(main())

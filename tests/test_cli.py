@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sentdm_async import _cli_output
-from sentdm_async._cli import amain, main
-from sentdm_async._cli_demo import latency_buckets
-from sentdm_async._cli_ids import MAX_LINE, LineSplitter
-from sentdm_async._cli_output import BulkProgress, Ticker, Ui, error_info, format_duration
-from sentdm_async._cli_watch import MAX_ROWS, WatchBoard
+from sentdm_async.cli import _output as _cli_output
+from sentdm_async.cli import amain, main
+from sentdm_async.cli._ids import MAX_LINE, LineSplitter
+from sentdm_async.cli._output import BulkProgress, Ticker, Ui, error_info, format_duration
+from sentdm_async.cli.demo import latency_buckets
+from sentdm_async.cli.watch import MAX_ROWS, WatchBoard
 from sentdm_async.errors import APIConnectionError, NotFoundError
 from sentdm_async.models import Activity, WatchEvent
 from sentdm_async.simulator import Simulator

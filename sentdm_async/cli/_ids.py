@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 import msgspec
 
-from ._cli_output import UsageError
+from ._args import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Set

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from .errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError
+from ..errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -34,7 +34,6 @@ __all__ = [
     "JsonLines",
     "Ticker",
     "Ui",
-    "UsageError",
     "error_info",
     "error_key",
     "format_duration",
@@ -45,10 +44,6 @@ __all__ = [
 PLAIN_INTERVAL: Final = 2.0
 
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="string")
-
-
-class UsageError(Exception):
-    """A command line that cannot run as given (exit status 2), e.g. an unreadable ids file."""
 
 
 class JsonLines:

@@ -12,25 +12,27 @@ histogram shows what the same batch would look like against the real API.
 
 from __future__ import annotations
 
+import argparse
 import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from ._cli_output import JsonLines, format_duration
-from ._cli_watch import TIMED_OUT, LiveBoard, WatchBoard
-from ._client import AsyncSent
-from ._watch import PollPolicy
-from .errors import WatchTimeoutError
-from .models import SUCCESS_STATUSES
+from .._client import AsyncSent
+from .._watch import PollPolicy
+from ..errors import WatchTimeoutError
+from ..models import SUCCESS_STATUSES
+from ._args import positive_float, positive_int
+from ._output import JsonLines, format_duration
+from .watch import TIMED_OUT, LiveBoard, WatchBoard
 
 if TYPE_CHECKING:
     import argparse
     from datetime import datetime
 
-    from ._cli_output import Ui
-    from .models import WatchEvent
+    from ..models import WatchEvent
+    from ._output import Ui
 
 __all__ = ["DemoStats", "latency_buckets", "run_demo"]
 
@@ -167,7 +169,7 @@ async def _send_all(client: AsyncSent, messages: int, rng: random.Random) -> lis
 
 async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """Run the demo; prints the report on stderr and one JSON summary line on stdout."""
-    from .simulator import Simulator  # the simulator is not needed by any other command
+    from ..simulator import Simulator  # the simulator is not needed by any other command
 
     speed: float = args.speed
     rng = random.Random(args.seed)  # noqa: S311 - phone numbers for a simulation
@@ -214,3 +216,22 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     }
     JsonLines().write(summary)
     return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this command's subparser."""
+    p = sub.add_parser(
+        "demo",
+        help="send a batch to an in-process simulator and watch it live (no account needed)",
+    )
+    p.add_argument(
+        "--messages", type=positive_int, default=1000, help="messages to send (default: 1000)"
+    )
+    p.add_argument(
+        "--speed",
+        type=positive_float,
+        default=30.0,
+        help="simulated seconds per real second (default: 30)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    p.set_defaults(run=run_demo, needs_client=False)

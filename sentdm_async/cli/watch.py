@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Final
 
-from ._cli_ids import open_ids
-from ._cli_output import JsonLines, Ticker, UsageError, error_info, error_key, summary_line
-from .errors import AuthenticationError, WatchTimeoutError
-from .models import FAILURE_STATUSES, SUCCESS_STATUSES, TERMINAL_STATUSES
+from ..errors import AuthenticationError, WatchTimeoutError
+from ..models import FAILURE_STATUSES, SUCCESS_STATUSES, TERMINAL_STATUSES
+from ._args import UsageError, add_client_options, add_ids, positive_float, positive_int
+from ._ids import open_ids
+from ._output import JsonLines, Ticker, error_info, error_key, summary_line
 
 if TYPE_CHECKING:
     import argparse
@@ -22,9 +24,9 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.live import Live
 
-    from ._cli_output import Ui
-    from ._client import AsyncSent
-    from .models import WatchEvent
+    from .._client import AsyncSent
+    from ..models import WatchEvent
+    from ._output import Ui
 
 __all__ = ["LiveBoard", "WatchBoard", "event_line", "parse_until", "run_watch"]
 
@@ -264,3 +266,33 @@ async def run_watch(client: AsyncSent, args: argparse.Namespace, ui: Ui) -> int:
         source.close()
     ui.line(summary_line(board.succeeded, board.unsuccessful, board.elapsed))
     return 0 if board.succeeded == board.done else 1
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add this command's subparser."""
+    p = sub.add_parser(
+        "watch",
+        help="watch messages until they finish, with a live table",
+        description="One JSON line per new activity "
+        '{"message_id", "status", "timestamp", "description", "done"} and one per failed watch '
+        '{"message_id", "error", "done": true}. Exit status 0 when every message ended in a '
+        "success status (DELIVERED, READ, or one named in --until that is not a failure).",
+    )
+    add_ids(p)
+    p.add_argument(
+        "--until",
+        metavar="STATUS,...",
+        help="statuses that end a watch (default: any terminal status)",
+    )
+    p.add_argument(
+        "--timeout",
+        dest="watch_timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="per message (default: no limit); the per-request --timeout goes before 'watch'",
+    )
+    p.add_argument(
+        "--concurrency", type=positive_int, default=16, help="polls in flight (default: 16)"
+    )
+    add_client_options(p, nested=True, skip=("--timeout",))
+    p.set_defaults(run=run_watch)

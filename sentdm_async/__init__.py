@@ -8,6 +8,11 @@ from ._bulk import ActivityStream as ActivityStream
 from ._client import AsyncSent as AsyncSent
 from ._watch import PollPolicy as PollPolicy
 from ._watch import Watcher as Watcher
+from ._webhooks_api import EventType as EventType
+from ._webhooks_api import Webhook as Webhook
+from ._webhooks_api import WebhookDelivery as WebhookDelivery
+from ._webhooks_api import WebhookDeliveryPage as WebhookDeliveryPage
+from ._webhooks_api import WebhookPage as WebhookPage
 from .errors import APIConnectionError as APIConnectionError
 from .errors import APIError as APIError
 from .errors import APIResponseValidationError as APIResponseValidationError
@@ -74,6 +79,7 @@ __all__ = [
     "ConflictError",
     "Contact",
     "ContactPage",
+    "EventType",
     "HeaderMedia",
     "InternalServerError",
     "InvalidIdError",
@@ -95,5 +101,9 @@ __all__ = [
     "WatchEvent",
     "WatchTimeoutError",
     "Watcher",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookPage",
     "__version__",
 ]

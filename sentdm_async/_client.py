@@ -27,6 +27,7 @@ from ._options import (
     ClientOptions,
 )
 from ._transport import Transport
+from ._webhooks_api import Webhooks
 from .errors import SentError
 
 if TYPE_CHECKING:
@@ -170,6 +171,8 @@ class AsyncSent:
         self.messages = Messages(transport)
         #: Contact endpoints.
         self.contacts = Contacts(transport)
+        #: Webhook endpoint management (receiving them: `sentdm_async.webhooks`).
+        self.webhooks = Webhooks(transport)
 
     def with_options(
         self,

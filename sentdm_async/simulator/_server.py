@@ -24,6 +24,7 @@ from ._model import (
     seeded_rng,
 )
 from ._validate import IDEMPOTENCY_KEY, InvalidRequestError, SendRequest, parse_int, parse_send
+from ._webhooks import WebhookHub
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -103,6 +104,8 @@ class Simulator:
         self._created_real = time.monotonic()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        #: Webhook endpoints registered through the API, their deliveries and `faults`.
+        self.webhooks = WebhookHub(self)
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
 
@@ -145,6 +148,7 @@ class Simulator:
         """Stop serving; idempotent. Running handlers get a short grace period, then cancel."""
         runner, self._runner = self._runner, None
         self._base_url = None
+        await self.webhooks.aclose()
         if runner is not None:
             await runner.cleanup()
 
@@ -210,6 +214,7 @@ class Simulator:
             visible_after=visible_after,
         )
         self._messages[message_id] = message
+        self.webhooks.schedule(message)
         return message
 
     def create_message(
@@ -484,6 +489,9 @@ class Simulator:
                 return await self._send(request, request_id)
         except InvalidRequestError as exc:
             return self._error(400, exc.code, request_id, details=exc.details)
+        reply = await self.webhooks.handle(request, self._meta.meta(request_id))
+        if reply is not None:
+            return reply
         return self._error(404, "RESOURCE_000", request_id)
 
     def _get_message(self, route: str, message_id: str, request_id: str) -> Reply:

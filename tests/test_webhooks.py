@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -405,3 +406,39 @@ async def test_receiver_pushes_into_a_watcher(client: AsyncSent, sim: Simulator)
     assert event.activity is not None
     assert (event.message_id, event.activity.status) == (message_id, "QUEUED")
     assert sim.stats.by_route["activities"] == 0  # yielded before any poll
+
+
+async def test_cli_webhooks_listen_prints_verified_events(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``webhooks listen`` prints each verified event once as JSON; forged ones are refused."""
+    from sentdm_async.cli import amain
+
+    from .redis_server import free_port
+
+    monkeypatch.setenv("SENT_WEBHOOK_SECRET", SECRET)
+    port = free_port()
+    task = asyncio.ensure_future(
+        amain(["webhooks", "listen", "--port", str(port), "--path", "/h", "--max-events", "2"])
+    )
+    url = f"http://127.0.0.1:{port}/h"
+    for _ in range(100):  # until it listens
+        try:
+            first = envelope("SENT")
+            assert await post(url, first, signed(first, event_id="e1")) == 200
+            break
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.02)
+    assert await post(url, first, signed(first, event_id="e1")) == 200  # a repeat: not printed
+    assert await post(url, first, {**signed(first), "X-Webhook-Signature": "v1,AAAA"}) == 400
+    second = envelope("DELIVERED")
+    assert await post(url, second, signed(second, event_id="e2")) == 200
+    assert await asyncio.wait_for(task, 5) == 0
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["payload"]["message_status"] for line in lines] == ["SENT", "DELIVERED"]
+    assert [line["event_id"] for line in lines] == ["e1", "e2"]
+    assert "listening on" in err
+    monkeypatch.delenv("SENT_WEBHOOK_SECRET")
+    assert await amain(["webhooks", "listen"]) == 2
+    assert "SENT_WEBHOOK_SECRET" in capsys.readouterr().err

@@ -1,0 +1,125 @@
+"""Polling only versus push+poll, measured on one in-process simulator setup each.
+
+Used by ``sentdm-async demo --push`` and ``benchmarks/bench_push.py``: the same messages (same
+seed) are watched once by polling alone and once with the simulator's signed webhooks pushed
+into the watcher through the real receiver, optionally with a share of deliveries dropped.
+Delays are from a message turning terminal in the simulator to its ``done`` event, in simulated
+seconds; requests are the activity polls only.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import web
+
+from .._client import AsyncSent
+from .._watch import PollPolicy
+from ..webhooks import aiohttp_handler
+
+if TYPE_CHECKING:
+    from ..webhooks import WebhookEvent
+
+__all__ = ["PassResult", "watch_pass"]
+
+#: The simulated account limit (requests per simulated minute) and burst, as in the demo.
+RATE_PER_MINUTE: Final = 200
+BURST: Final = 50
+#: Simulated seconds after which a message still waiting (SENT, no receipt) times out.
+TIMEOUT: Final = 480.0
+
+
+@dataclass
+class PassResult:
+    """What one pass measured."""
+
+    label: str
+    messages: int
+    requests: int = 0
+    rate_limited: int = 0
+    delays: list[float] = field(default_factory=list)
+    timed_out: int = 0
+    pushes: int = 0
+
+    @property
+    def per_message(self) -> float:
+        """Activity requests per watched message."""
+        return self.requests / self.messages if self.messages else 0.0
+
+    def percentile(self, q: float) -> float:
+        """The ``q`` quantile (0..1) of the delays, in simulated seconds (0 if none)."""
+        if not self.delays:
+            return 0.0
+        if len(self.delays) == 1:
+            return self.delays[0]
+        return statistics.quantiles(self.delays, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+async def watch_pass(
+    *, messages: int, speed: float, seed: int, push: bool, drop: float = 0.0, label: str = ""
+) -> PassResult:
+    """Watch ``messages`` new messages to the end, by polling or push+poll, and measure it."""
+    from ..simulator import Simulator
+    from ..simulator._webhooks import WebhookFaults
+
+    result = PassResult(label or ("push+poll" if push else "polling only"), messages)
+    sim = Simulator(
+        seed=seed, speed=speed, rate_limit=max(1, int(RATE_PER_MINUTE * speed)), burst=BURST
+    )
+    poll = PollPolicy(
+        min_interval=1.0 / speed,
+        max_interval=30.0 / speed,
+        not_found_grace=30.0 / speed,
+        overdue_after=60.0 / speed,
+    )
+    async with sim, AsyncSent(api_key=sim.api_key, base_url=sim.base_url) as client:
+        watcher = client.messages.watcher(poll=poll, timeout=TIMEOUT / speed)
+        runner: web.AppRunner | None = None
+        if push:
+            secret: dict[str, str] = {}
+            handlers: list[object] = []
+
+            def target(event: WebhookEvent) -> None:
+                result.pushes += 1
+                watcher.push(event)
+
+            async def receive(request: web.Request) -> web.StreamResponse:
+                if not handlers:
+                    handlers.append(aiohttp_handler(secret["value"], target))
+                response: web.StreamResponse = await handlers[0](request)  # type: ignore[operator]
+                return response
+
+            app = web.Application()
+            app.router.add_post("/hooks", receive)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            endpoint = await client.webhooks.create(endpoint_url=f"http://{host}:{port}/hooks")
+            secret["value"] = endpoint.signing_secret or ""
+            sim.webhooks.faults = WebhookFaults(drop=drop)
+        before = sim.stats.by_route["activities"]
+        try:
+            async with watcher:
+                for message_id in sim.create_messages(messages):
+                    watcher.add(message_id)
+                watcher.finish()
+                async for event in watcher:
+                    if not event.done:
+                        continue
+                    if event.error is not None:
+                        result.timed_out += 1
+                        continue
+                    ended = sim.terminal_at(event.message_id)
+                    if ended is not None:
+                        result.delays.append(max(0.0, time.monotonic() - ended) * speed)
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+        result.requests = sim.stats.by_route["activities"] - before
+        result.rate_limited = sim.stats.rate_limited
+    return result

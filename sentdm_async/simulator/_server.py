@@ -23,6 +23,7 @@ from ._model import (
     plan_lifecycle,
     seeded_rng,
 )
+from ._resources import ResourceRoutes
 from ._validate import IDEMPOTENCY_KEY, InvalidRequestError, SendRequest, parse_int, parse_send
 
 if TYPE_CHECKING:
@@ -103,6 +104,8 @@ class Simulator:
         self._created_real = time.monotonic()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        #: The v3 endpoints beyond messages (contacts CRUD, templates, profiles, voice...).
+        self.resources = ResourceRoutes(self)
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
 
@@ -482,6 +485,9 @@ class Simulator:
                 return self._contacts(request, request_id)
             if route == "send":
                 return await self._send(request, request_id)
+            reply = await self.resources.answer(request, request_id)
+            if reply is not None:
+                return reply
         except InvalidRequestError as exc:
             return self._error(400, exc.code, request_id, details=exc.details)
         return self._error(404, "RESOURCE_000", request_id)

@@ -37,6 +37,6 @@ def test_all_is_sorted_and_complete() -> None:
         for n in vars(sentdm_async)
         if not n.startswith("_") and n not in {"annotations", "version", "PackageNotFoundError"}
     }
-    modules = {"errors", "models", "simulator", "testing", "webhooks"}
+    modules = {"errors", "models", "models_v3", "simulator", "testing", "webhooks"}
     assert public - modules <= set(names)
     assert sentdm_async.__version__

@@ -19,6 +19,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Final
 
 from . import __version__
+from ._cli_api import add_api_parsers, run_api
 from ._cli_demo import run_demo
 from ._cli_fetch import run_activities, run_status
 from ._cli_output import JsonLines, Ui, UsageError
@@ -245,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox", action="store_true", help="validate only; nothing is sent")
     _add_client_options(p, nested=True)
 
+    add_api_parsers(sub, lambda p: _add_client_options(p, nested=True))
+
     sub.add_parser(
         "simulate",
         add_help=False,
@@ -362,8 +365,11 @@ async def _run_send(client: AsyncSent, args: argparse.Namespace, ui: Ui) -> int:
 _COMMANDS: Final[dict[str, Callable[[AsyncSent, argparse.Namespace, Ui], Awaitable[int]]]] = {
     "activities": run_activities,
     "contacts": _run_contacts,
+    "messages": run_api,
+    "numbers": run_api,
     "send": _run_send,
     "status": run_status,
+    "templates": run_api,
     "watch": run_watch,
 }
 

@@ -24,7 +24,7 @@ from ._options import (
     DEFAULT_TIMEOUT,
     ClientOptions,
 )
-from ._resources_admin import Me_, Numbers, Profiles, Users
+from ._resources_admin import MeResource, Numbers, Profiles, Users
 from ._resources_v3 import Contacts, Conversations, Messages, Templates
 from ._resources_voice import Calls, Channels
 from ._transport import Transport
@@ -180,7 +180,7 @@ class AsyncSent:
         #: Users of the organization or profile.
         self.users = Users(transport)
         #: Who the API key belongs to.
-        self.me = Me_(transport)
+        self.me = MeResource(transport)
         #: Phone number look-up.
         self.numbers = Numbers(transport)
         #: Senders (``channels.voice``).

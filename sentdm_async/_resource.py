@@ -78,7 +78,7 @@ def page_params(page: int, page_size: int | None, **filters: object) -> dict[str
             continue
         if isinstance(value, datetime):
             params[name] = str(_jsonable(value))
-        elif isinstance(value, str) and not isinstance(value, bool):
+        elif isinstance(value, str):
             params[name] = value
         else:
             raise TypeError(f"{name} must be a str, got {type(value).__name__}")

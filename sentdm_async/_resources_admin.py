@@ -22,7 +22,7 @@ from .models_v3 import Campaign, Me, NumberLookup, Profile, User
 if TYPE_CHECKING:
     from ._options import RequestOptions
 
-__all__ = ["Campaigns", "Me_", "Numbers", "Profiles", "Users"]
+__all__ = ["Campaigns", "MeResource", "Numbers", "Profiles", "Users"]
 
 Users_: TypeAlias = list[User]
 Profiles_: TypeAlias = list[Profile]
@@ -290,7 +290,7 @@ class Profiles(Resource):
         )
 
 
-class Me_(Resource):  # noqa: N801 - `Me` is the model
+class MeResource(Resource):
     """``client.me``: who the API key belongs to."""
 
     async def retrieve(self, **options: Unpack[RequestOptions]) -> Me:

@@ -184,7 +184,7 @@ class Conversations(Resource):
         **options: Unpack[RequestOptions],
     ) -> AsyncIterator[Message]:
         """Yield every message of one conversation, most recent first, page by page."""
-        self._path("{id}", id=id)
+        self._path("{id}", id=id)  # refuse a bad id or page size before the first request
         page_params(1, page_size)
 
         def fetch(page: int) -> Awaitable[MessagePage]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sentdm_async import (
+    APIResponseValidationError,
     AsyncSent,
     BadRequestError,
     ConflictError,
@@ -546,3 +547,21 @@ async def test_calls_round_trip(client: AsyncSent, sim: Simulator) -> None:
     with pytest.raises(ConflictError) as ended_again:
         await client.calls.hangup(ringing)
     assert ended_again.value.code == "BUSINESS_006"
+
+
+async def test_unexpected_answer_is_a_validation_error(mock_http: aioresponses) -> None:
+    """A 2xx whose data is not the documented shape raises APIResponseValidationError."""
+    mock_http.get(f"{BASE}/v3/users", payload={**OK, "data": "not a list"})
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        with pytest.raises(APIResponseValidationError):
+            await client.users.list()
+
+
+async def test_pager_stops_at_an_empty_page_without_has_more(mock_http: aioresponses) -> None:
+    """With no has_more at all, the pager keeps going until a page comes back empty."""
+    url = re.compile(r"^https://api\.example\.test/v3/calls\?.*$")
+    mock_http.get(url, payload={**OK, "data": {"calls": [{"id": "c1"}]}})
+    mock_http.get(url, payload={**OK, "data": {"calls": []}})
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        ids = [c.id async for c in client.calls.list()]
+    assert ids == ["c1"]

@@ -50,6 +50,28 @@ from .models import Recipient as Recipient
 from .models import SendResult as SendResult
 from .models import StatusEvent as StatusEvent
 from .models import WatchEvent as WatchEvent
+from .models_v3 import Call as Call
+from .models_v3 import CallPage as CallPage
+from .models_v3 import CallParticipant as CallParticipant
+from .models_v3 import CallParty as CallParty
+from .models_v3 import CallRecording as CallRecording
+from .models_v3 import CallRecordings as CallRecordings
+from .models_v3 import CallTimelineEntry as CallTimelineEntry
+from .models_v3 import Campaign as Campaign
+from .models_v3 import ChannelScore as ChannelScore
+from .models_v3 import ContactMessageSummary as ContactMessageSummary
+from .models_v3 import Me as Me
+from .models_v3 import MessagePage as MessagePage
+from .models_v3 import NumberLookup as NumberLookup
+from .models_v3 import Profile as Profile
+from .models_v3 import Template as Template
+from .models_v3 import TemplatePage as TemplatePage
+from .models_v3 import User as User
+from .models_v3 import VoiceCallbackTest as VoiceCallbackTest
+from .models_v3 import VoiceNumber as VoiceNumber
+from .models_v3 import VoiceNumberCreated as VoiceNumberCreated
+from .models_v3 import VoiceSecret as VoiceSecret
+from .models_v3 import VoiceToken as VoiceToken
 
 try:
     __version__ = _metadata.version("sentdm-async")
@@ -76,28 +98,50 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Button",
+    "Call",
+    "CallPage",
+    "CallParticipant",
+    "CallParty",
+    "CallRecording",
+    "CallRecordings",
+    "CallTimelineEntry",
+    "Campaign",
+    "ChannelScore",
     "ConflictError",
     "Contact",
+    "ContactMessageSummary",
     "ContactPage",
     "EventType",
     "HeaderMedia",
     "InternalServerError",
     "InvalidIdError",
+    "Me",
     "Media",
     "Message",
     "MessageBody",
+    "MessagePage",
     "NotFoundError",
+    "NumberLookup",
     "Pagination",
     "PermissionDeniedError",
     "PollPolicy",
+    "Profile",
     "RateBudget",
     "RateLimitError",
     "Recipient",
     "SendResult",
     "SentError",
     "StatusEvent",
+    "Template",
+    "TemplatePage",
     "TokenBucket",
     "UnprocessableEntityError",
+    "User",
+    "VoiceCallbackTest",
+    "VoiceNumber",
+    "VoiceNumberCreated",
+    "VoiceSecret",
+    "VoiceToken",
     "WatchEvent",
     "WatchTimeoutError",
     "Watcher",

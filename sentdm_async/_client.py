@@ -13,8 +13,6 @@ from yarl import URL
 
 from ._budget import RateBudget, make_budget
 from ._checks import check_number
-from ._contacts import Contacts
-from ._messages import Messages
 from ._options import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -26,6 +24,9 @@ from ._options import (
     DEFAULT_TIMEOUT,
     ClientOptions,
 )
+from ._resources_admin import MeResource, Numbers, Profiles, Users
+from ._resources_v3 import Contacts, Conversations, Messages, Templates
+from ._resources_voice import Calls, Channels
 from ._transport import Transport
 from ._webhooks_api import Webhooks
 from .errors import SentError
@@ -173,6 +174,22 @@ class AsyncSent:
         self.contacts = Contacts(transport)
         #: Webhook endpoint management (receiving them: `sentdm_async.webhooks`).
         self.webhooks = Webhooks(transport)
+        #: Messages across conversations, or of one conversation.
+        self.conversations = Conversations(transport)
+        #: Message templates.
+        self.templates = Templates(transport)
+        #: Profiles, and their campaigns (``profiles.campaigns``).
+        self.profiles = Profiles(transport)
+        #: Users of the organization or profile.
+        self.users = Users(transport)
+        #: Who the API key belongs to.
+        self.me = MeResource(transport)
+        #: Phone number look-up.
+        self.numbers = Numbers(transport)
+        #: Senders (``channels.voice``).
+        self.channels = Channels(transport)
+        #: Voice calls, recordings and participants.
+        self.calls = Calls(transport)
 
     def with_options(
         self,

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Final, Unpack
 import msgspec
 
 from ._checks import check_positive_int
+from ._pages import pages
 from ._wire import Envelope
 from .models import Contact, ContactPage
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable
 
     from ._options import RequestOptions
     from ._transport import Transport
@@ -38,6 +39,10 @@ def _filters(
     if page_size is not None:
         params["page_size"] = str(check_positive_int("page_size", page_size))
     return params
+
+
+def _contacts_of(page: ContactPage) -> list[Contact]:
+    return page.contacts
 
 
 class Contacts:
@@ -97,19 +102,17 @@ class Contacts:
             phone: Filter by phone number.
             **options: Per-call `RequestOptions`.
         """
-        params = _filters(search, channel, phone, page_size)
-        page = 1
-        while True:
-            result = await self._transport.request(
-                "GET",
-                "/v3/contacts",
-                _PAGE,
-                params={**params, "page": str(page)},
-                options=options,
+        _filters(search, channel, phone, page_size)  # refuse bad arguments before a request
+
+        def fetch(page: int) -> Awaitable[ContactPage]:
+            return self.list_page(
+                page=page,
+                page_size=page_size,
+                search=search,
+                channel=channel,
+                phone=phone,
+                **options,
             )
-            for contact in result.contacts:
-                yield contact
-            more = result.pagination.has_more if result.pagination is not None else None
-            if not result.contacts or more is False:
-                return
-            page += 1
+
+        async for contact in pages(fetch, _contacts_of):
+            yield contact

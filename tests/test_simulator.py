@@ -772,12 +772,12 @@ async def test_unknown_paths_and_ids(sim: Simulator, session: aiohttp.ClientSess
     status, body, _ = await call(session, "GET", f"{sim.base_url}/v3/messages/nope")
     assert status == 404
     assert body["error"]["code"] == "RESOURCE_003"
-    status, body, _ = await call(session, "GET", f"{sim.base_url}/v3/templates")
+    status, body, _ = await call(session, "GET", f"{sim.base_url}/v3/no-such-resource")
     assert status == 404
     assert body["error"]["code"] == "RESOURCE_000"
     status, _, _ = await call(session, "DELETE", f"{sim.base_url}/v3/contacts")
     assert status == 404
-    for path in ("/v3/messages/abc/events", "/health", "/v3/messages"):
+    for path in ("/v3/messages/abc/events", "/health", "/v3/nothing"):
         assert (await call(session, "GET", f"{sim.base_url}{path}"))[0] == 404
     assert sim.stats.by_route == {"status": 1, "other": 5}
     assert sim.stats.by_message == {"nope": 1}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 from .. import __version__
 from .._client import API_KEY_ENV, BASE_URL_ENV, AsyncSent
 from ..errors import APIError, AuthenticationError, SentError
-from . import activities, contacts, demo, send, simulate, status, watch, webhooks
+from . import activities, api, contacts, demo, send, simulate, status, watch, webhooks
 from ._args import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -44,6 +44,7 @@ COMMANDS: Final[tuple[ModuleType, ...]] = (
     status,
     contacts,
     send,
+    api,
     simulate,
     watch,
     webhooks,

@@ -207,7 +207,7 @@ class LiveBoard:
                 console=console,
                 auto_refresh=False,
                 get_renderable=self.board.render,
-                redirect_stdout=sys.stdout.isatty(),  # see _cli_output._rich_progress
+                redirect_stdout=sys.stdout.isatty(),  # see cli._output._rich_progress
                 redirect_stderr=False,
             )
             self._live.start(refresh=True)

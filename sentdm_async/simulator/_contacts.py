@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -75,6 +75,36 @@ class ContactBook:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def get(self, contact_id: str) -> dict[str, Any] | None:
+        """Return one contact's record, or None."""
+        for entry in self._entries:
+            if entry.id == contact_id:
+                record: dict[str, Any] = msgspec.json.decode(entry.encoded)
+                return record
+        return None
+
+    def put(self, record: dict[str, Any]) -> None:
+        """Add a contact record, or replace the one with the same ``id``."""
+        e164 = record["format_e164"]
+        channels = frozenset(c for c in record["available_channels"].split(",") if c)
+        entry = _Entry(record["id"], e164[1:], channels, msgspec.json.encode(record))
+        for i, old in enumerate(self._entries):
+            if old.id == entry.id:
+                self._entries[i] = entry
+                break
+        else:
+            self._entries.append(entry)
+        self.by_phone[e164] = entry.id
+
+    def remove(self, contact_id: str) -> bool:
+        """Delete a contact; return whether it existed."""
+        for i, old in enumerate(self._entries):
+            if old.id == contact_id:
+                del self._entries[i]
+                self.by_phone.pop("+" + old.digits, None)
+                return True
+        return False
 
     def phones(self) -> list[str]:
         """Return the contacts' E.164 numbers in seeding order."""

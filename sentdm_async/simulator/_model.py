@@ -40,6 +40,7 @@ _DESCRIPTIONS: Final = {
     "FAILED": "Message delivery failed",
     "BLOCKED": "Message blocked before sending",
     "FILTERED": "Message filtered by platform policy",
+    "CANCELLED": "Scheduled message cancelled",
 }
 _SENT_DESCRIPTIONS: Final = {"sms": "Message sent via SMS", "whatsapp": "Message sent via WhatsApp"}
 _REASONS: Final = {
@@ -57,8 +58,8 @@ _REASONS: Final = {
 # (price, active_contact_price) per channel: activities show the strings, status the numbers.
 _PRICES: Final = {"sms": ("0.0450", "0.0050"), "whatsapp": ("0.0120", "0.0050")}
 # Statuses that carry no sender number / no price.
-_NO_SENDER: Final = frozenset({"QUEUED", "PROCESSED", "SCHEDULED"})
-_NO_PRICE: Final = frozenset({"QUEUED", "SCHEDULED", "BLOCKED"})
+_NO_SENDER: Final = frozenset({"QUEUED", "PROCESSED", "SCHEDULED", "CANCELLED"})
+_NO_PRICE: Final = frozenset({"QUEUED", "SCHEDULED", "BLOCKED", "CANCELLED"})
 
 _encode = msgspec.json.encode
 
@@ -271,6 +272,14 @@ class Message:
         self._encoded: list[bytes] | None = None
         self._act_cache: tuple[int, bytes] = (-1, b"")
         self._status_cache: tuple[int, bytes] = (-1, b"")
+
+    def replace_steps(self, steps: list[Step]) -> None:
+        """Re-plan the message (cancel, resend): new steps, caches dropped."""
+        self.steps = steps
+        self.offsets = [s.offset for s in steps]
+        self._encoded = None
+        self._act_cache = (-1, b"")
+        self._status_cache = (-1, b"")
 
     def visible_count(self, sim_age: float) -> int:
         """Return how many planned steps have happened ``sim_age`` simulated seconds in."""

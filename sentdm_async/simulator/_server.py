@@ -23,6 +23,7 @@ from ._model import (
     plan_lifecycle,
     seeded_rng,
 )
+from ._resources import ResourceRoutes
 from ._validate import IDEMPOTENCY_KEY, InvalidRequestError, SendRequest, parse_int, parse_send
 from ._webhooks import WebhookHub
 
@@ -106,6 +107,8 @@ class Simulator:
         self._base_url: str | None = None
         #: Webhook endpoints registered through the API, their deliveries and `faults`.
         self.webhooks = WebhookHub(self)
+        #: The v3 endpoints beyond messages (contacts CRUD, templates, profiles, voice...).
+        self.resources = ResourceRoutes(self)
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
 
@@ -487,11 +490,13 @@ class Simulator:
                 return self._contacts(request, request_id)
             if route == "send":
                 return await self._send(request, request_id)
+            reply = await self.webhooks.handle(request, self._meta.meta(request_id))
+            if reply is None:
+                reply = await self.resources.answer(request, request_id)
+            if reply is not None:
+                return reply
         except InvalidRequestError as exc:
             return self._error(400, exc.code, request_id, details=exc.details)
-        reply = await self.webhooks.handle(request, self._meta.meta(request_id))
-        if reply is not None:
-            return reply
         return self._error(404, "RESOURCE_000", request_id)
 
     def _get_message(self, route: str, message_id: str, request_id: str) -> Reply:

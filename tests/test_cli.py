@@ -524,6 +524,23 @@ async def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert "429s received" in err
 
 
+async def test_demo_push_compares_polling_with_push(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's push mode watches one batch both ways and prints them side by side.
+
+    Push+poll needs fewer requests, with no 429 either way (delays are the benchmark's to
+    compare: at this clock speed they measure the test machine).
+    """
+    code, lines, err = await run(
+        capsys, None, "demo", "--push", "--messages", "40", "--speed", "400"
+    )
+    assert code == 0
+    (summary,) = lines
+    polling, push = summary["polling only"], summary["push+poll"]
+    assert push["requests_per_message"] < polling["requests_per_message"]
+    assert polling["rate_limited"] == push["rate_limited"] == 0
+    assert "requests/message" in err
+
+
 # --- usage, keys, main --------------------------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ histogram shows what the same batch would look like against the real API.
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from collections import Counter
@@ -167,8 +166,44 @@ async def _send_all(client: AsyncSent, messages: int, rng: random.Random) -> lis
     return ids
 
 
+async def run_push_demo(args: argparse.Namespace, ui: Ui) -> int:
+    """Watch the same batch by polling alone, then with webhooks pushed in; compare the two."""
+    from ._push import watch_pass
+
+    passes = []
+    for push in (False, True):
+        mode = "push+poll (simulator webhooks -> receiver -> watcher)" if push else "polling only"
+        ui.line(f"demo: {args.messages} messages, {mode}")
+        passes.append(
+            await watch_pass(messages=args.messages, speed=args.speed, seed=args.seed, push=push)
+        )
+    ui.line(f"{'':24}{'requests/message':>18}{'p50 delay':>12}{'p95 delay':>12}{'429s':>7}")
+    for result in passes:
+        ui.line(
+            f"{result.label:24}{result.per_message:>18.2f}"
+            f"{format_duration(result.percentile(0.5)):>12}"
+            f"{format_duration(result.percentile(0.95)):>12}{result.rate_limited:>7}"
+        )
+    ui.line("delay: from a message turning terminal to its event, in simulated time")
+    JsonLines().write(
+        {
+            r.label: {
+                "requests_per_message": round(r.per_message, 3),
+                "p50_delay": round(r.percentile(0.5), 3),
+                "p95_delay": round(r.percentile(0.95), 3),
+                "rate_limited": r.rate_limited,
+                "timed_out": r.timed_out,
+            }
+            for r in passes
+        }
+    )
+    return 0
+
+
 async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """Run the demo; prints the report on stderr and one JSON summary line on stdout."""
+    if args.push:
+        return await run_push_demo(args, ui)
     from ..simulator import Simulator  # the simulator is not needed by any other command
 
     speed: float = args.speed
@@ -234,4 +269,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="simulated seconds per real second (default: 30)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    p.add_argument(
+        "--push",
+        action="store_true",
+        help="compare polling only with webhooks pushed into the watcher (requests per message "
+        "and delivery-to-event delay, side by side)",
+    )
     p.set_defaults(run=run_demo, needs_client=False)

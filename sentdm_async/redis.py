@@ -1,4 +1,4 @@
-"""What many processes share through Redis: one request budget for one account.
+"""What many processes share through Redis: one request budget, and the webhooks, per account.
 
 `RedisRateBudget` is a `RateBudget` for ``AsyncSent(rate_limit=...)`` that every process using
 the same API key shares (install the ``redis`` extra: redis-py's asyncio client)::
@@ -36,17 +36,22 @@ import contextlib
 import hashlib
 import logging
 import math
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
+import msgspec
 
 from ._budget import AUTO_HEADROOM, DEFAULT_RATE_PER_MINUTE, TokenBucket
 from .errors import SentError
+from .webhooks import WebhookError, parse
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisRateBudget"]
+    from ._watch import Watcher
+    from .webhooks import WebhookEvent
+
+__all__ = ["RedisRateBudget", "WebhookRelay"]
 
 logger = logging.getLogger("sentdm_async.redis")
 
@@ -249,3 +254,121 @@ class RedisRateBudget:
         """Close the Redis client if this budget created it from a URL (yours stays open)."""
         if self._owns_redis:
             await self._redis.aclose()
+
+
+class WebhookRelay:
+    """Verified webhook events shared by every process through one Redis stream.
+
+    A receiver in any process publishes (give the relay as the receiver's target, or call
+    `publish`); every process that watches messages runs `feed` for its watcher, which reads
+    the stream and pushes each event (the watcher ignores messages it does not watch, and steps
+    it already yielded). The stream is trimmed to about ``maxlen`` events; a consumer restarted
+    with the `last_id` it had reached gets what it missed within that window.
+
+    Args:
+        redis: A ``redis.asyncio.Redis`` client, or a URL for one.
+        api_key: The account's key (only its hash names the stream).
+        maxlen: Events kept in the stream (approximately, unless ``exact_trim``).
+        exact_trim: Trim to exactly ``maxlen`` (slower; approximate trimming is Redis's cheap
+            default, keeping up to one macro node more).
+    """
+
+    def __init__(
+        self,
+        redis: Redis | str,
+        api_key: str,
+        *,
+        maxlen: int = 100_000,
+        exact_trim: bool = False,
+    ) -> None:
+        import redis.asyncio as aioredis
+
+        if not isinstance(maxlen, int) or maxlen < 1:
+            raise ValueError(f"maxlen must be an int >= 1, got {maxlen!r}")
+        self._owns_redis = isinstance(redis, str)
+        self._redis: Redis = aioredis.from_url(redis) if isinstance(redis, str) else redis
+        self.stream = f"{account_tag(api_key)}:webhooks"
+        self._maxlen = maxlen
+        self._approximate = not exact_trim
+        #: The id of the last stream entry `feed` handed over ("$" before the first).
+        self.last_id = "$"
+
+    async def publish(self, event: WebhookEvent) -> str:
+        """Append a verified event to the stream; return its stream id."""
+        entry_id = await self._redis.xadd(
+            self.stream,
+            {"event": msgspec.json.encode(event)},
+            maxlen=self._maxlen,
+            approximate=self._approximate,
+        )
+        return _text(entry_id)
+
+    async def push(self, event: WebhookEvent) -> None:
+        """The receivers' hand-over: `publish` (the delivery is acknowledged once in Redis)."""
+        await self.publish(event)
+
+    async def feed(
+        self,
+        watcher: Watcher,
+        *,
+        start: str | None = None,
+        block: float = 1.0,
+        count: int = 256,
+    ) -> None:
+        """Push every event of the stream into ``watcher`` until cancelled.
+
+        Args:
+            watcher: The watcher to push into (`Watcher.push`).
+            start: Stream id to read after: ``"$"`` (only new events, the default on a first
+                start), a saved `last_id` (resume after a restart), or ``"0"`` (all kept).
+            block: Seconds one read waits for new events.
+            count: Most events per read.
+        """
+        last = start if start is not None else self.last_id
+        if last == "$":  # "now", pinned to an id so nothing published between reads is missed
+            newest = await self._redis.xrevrange(self.stream, count=1)
+            last = _text(newest[0][0]) if newest else "0-0"
+        while True:
+            answer = cast(
+                "list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]]",
+                await self._redis.xread(
+                    {self.stream: last}, count=count, block=max(1, int(block * 1000))
+                ),
+            )
+            for _, entries in answer or ():
+                for entry_id, fields in entries:
+                    last = _text(entry_id)
+                    self.last_id = last
+                    raw = fields.get(b"event", fields.get("event"))
+                    if raw is None:
+                        continue
+                    try:
+                        event = _relayed(raw)
+                    except WebhookError:
+                        logger.warning("skipped an unreadable relayed event %s", last)
+                        continue
+                    watcher.push(event)
+
+    async def aclose(self) -> None:
+        """Close the Redis client if this relay created it from a URL."""
+        if self._owns_redis:
+            await self._redis.aclose()
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _relayed(raw: bytes | str) -> WebhookEvent:
+    """Decode an event `WebhookRelay.publish` wrote (its ``event_id`` kept)."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    event = parse(data)
+    try:
+        event_id = msgspec.json.decode(data, type=_EventId).event_id
+    except msgspec.DecodeError:
+        event_id = None
+    return msgspec.structs.replace(event, event_id=event_id)
+
+
+class _EventId(msgspec.Struct):
+    event_id: str | None = None

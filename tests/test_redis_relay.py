@@ -118,6 +118,7 @@ async def test_stream_is_bounded_and_keeps_event_ids(redis_server: RedisServer) 
     client = aioredis.from_url(redis_server.url)
     assert await client.xlen(relay.stream) == 5
     entries = await client.xrange(relay.stream, count=1)
+    assert entries
     fields = entries[0][1]
     assert fields is not None
     assert json.loads(fields[b"event"])["event_id"] == "ev-7"

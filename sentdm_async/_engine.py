@@ -78,6 +78,10 @@ class Outbox(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def pending(self) -> list[T]:
+        """The results not read yet, oldest first (a copy)."""
+        return list(self._items)
+
     def put(self, item: T) -> None:
         """Add a result and wake the reader."""
         self._items.append(item)

@@ -34,15 +34,17 @@ import contextlib
 import heapq
 import math
 import random
+import time
 from collections.abc import AsyncIterable, Iterable
 from datetime import UTC, datetime
-from itertools import count
+from itertools import chain, count
 from typing import TYPE_CHECKING, Final
 
 import anyio
 import msgspec
 from anyio.lowlevel import checkpoint
 
+from . import errors
 from ._bulk import ACTIVITIES
 from ._checks import check_number, check_positive_int
 from ._engine import Handle, Job
@@ -50,7 +52,9 @@ from ._gate import WATCH_WEIGHT
 from ._ids import check_id, message_path
 from .errors import (
     APIConnectionError,
+    APIError,
     APIResponseValidationError,
+    APIStatusError,
     InternalServerError,
     NotFoundError,
     RateLimitError,
@@ -263,6 +267,74 @@ _TRANSIENT: Final = (
 MAX_INVALID_ANSWERS: Final = 3
 
 
+class _SavedError(msgspec.Struct, array_like=True):
+    """An error event in a checkpoint: its class, message, and status and code if any."""
+
+    kind: str
+    message: str
+    status: int | None = None
+    code: str | None = None
+
+    @classmethod
+    def save(cls, error: SentError) -> _SavedError:
+        status = error.status_code if isinstance(error, APIStatusError) else None
+        code = error.code if isinstance(error, APIError) else None
+        return cls(type(error).__name__, getattr(error, "message", str(error)), status, code)
+
+    def load(self, message_id: str, last: Activity | None) -> SentError:
+        if self.kind == "WatchTimeoutError":
+            return WatchTimeoutError(message_id, last)
+        kind = getattr(errors, self.kind, None)
+        if isinstance(kind, type) and issubclass(kind, APIStatusError) and self.status:
+            return kind(self.message, status_code=self.status, code=self.code)
+        if isinstance(kind, type) and issubclass(kind, SentError):
+            with contextlib.suppress(TypeError):  # a constructor that needs more
+                return kind(self.message)
+        return SentError(f"{self.kind}: {self.message}")
+
+
+class _SavedEvent(msgspec.Struct, array_like=True):
+    """A `WatchEvent` not read yet when the checkpoint was taken."""
+
+    message_id: str
+    activity: Activity | None
+    error: _SavedError | None
+    done: bool
+
+    @classmethod
+    def save(cls, event: WatchEvent) -> _SavedEvent:
+        error = event.error
+        saved = None if error is None else _SavedError.save(error)
+        return cls(event.message_id, event.activity, saved, event.done)
+
+    def load(self) -> WatchEvent:
+        error = None if self.error is None else self.error.load(self.message_id, self.activity)
+        return WatchEvent(
+            message_id=self.message_id, activity=self.activity, error=error, done=self.done
+        )
+
+
+class _SavedMessage(msgspec.Struct, array_like=True, kw_only=True):
+    """One watched message in a checkpoint."""
+
+    message_id: str
+    seen: int
+    rank: int
+    stop: list[str] | None  # None: the watcher's default
+    deadline: float | None  # Unix time, so the time a restart takes counts
+    last: Activity | None
+
+
+class _Checkpoint(msgspec.Struct, tag="sentdm-watcher-1", kw_only=True):
+    messages: list[_SavedMessage]
+    pending: list[_SavedEvent]
+    finished: bool
+
+
+_CHECKPOINT_ENCODER: Final = msgspec.msgpack.Encoder()
+_CHECKPOINT_DECODER: Final = msgspec.msgpack.Decoder(_Checkpoint)
+
+
 class _WatchJob(Job[WatchEvent]):
     """The scheduler and its state; the public `Watcher` is a thin handle on it."""
 
@@ -305,6 +377,7 @@ class _WatchJob(Job[WatchEvent]):
         #: Set by the first push: from then on steps are ranked and silence decides the polls.
         self._index: dict[str, list[_Watched]] | None = None
         self.pushes = 0
+        self._polling: set[_Watched] = set()  # being polled: out of the heap (for checkpoints)
 
     # -- the handle's operations --
 
@@ -316,9 +389,13 @@ class _WatchJob(Job[WatchEvent]):
         check_id(message_id, "message_id")
         stop = self._stop if until is None else check_until(until) | FAILURE_STATUSES
         timeout = self.settings.timeout if timeout is None else check_timeout(timeout)
+        self._watch(message_id, stop, timeout)
+        self.start()
+
+    def _watch(self, message_id: str, stop: frozenset[str], timeout: float | None) -> _Watched:
         now = anyio.current_time()
         poll = self.settings.poll
-        deadline = math.inf if timeout is None else now + timeout
+        deadline = math.inf if timeout is None else now + max(timeout, 0.0)
         watched = _Watched(
             message_id,
             added=now,
@@ -335,7 +412,51 @@ class _WatchJob(Job[WatchEvent]):
             heapq.heappush(self._deadlines, (deadline, next(self._order), watched))
         self.active += 1
         self._changed.set()
+        return watched
+
+    def checkpoint(self) -> bytes:
+        """The watch as bytes (see `Watcher.checkpoint`); a consistent snapshot (no await)."""
+        now, wall = anyio.current_time(), time.time()
+        saved = [
+            _SavedMessage(
+                message_id=w.message_id,
+                seen=w.seen,
+                rank=w.rank,
+                stop=None if w.stop is self._stop else sorted(w.stop),
+                deadline=None if w.deadline == math.inf else wall + (w.deadline - now),
+                last=w.last,
+            )
+            for w in chain(self._heap, self._polling)
+            if w.state != _DONE
+        ]
+        pending = [_SavedEvent.save(event) for event in self.outbox.pending()]
+        state = _Checkpoint(messages=saved, pending=pending, finished=self._input_done)
+        return _CHECKPOINT_ENCODER.encode(state)
+
+    def restore(self, data: bytes) -> int:
+        """Watch what a checkpoint holds (see `Watcher.restore`); return the messages."""
+        if self.closed:
+            raise SentError("this watcher is closed")
+        try:
+            state = _CHECKPOINT_DECODER.decode(data)
+        except (msgspec.DecodeError, RecursionError, TypeError):
+            raise SentError("not a watcher checkpoint (or from an incompatible version)") from None
+        for message in state.messages:
+            check_id(message.message_id, "message_id")
+        wall = time.time()
+        for event in state.pending:
+            self.outbox.put(event.load())
+        for message in state.messages:
+            stop = (
+                self._stop if message.stop is None else frozenset(message.stop) | FAILURE_STATUSES
+            )
+            remaining = None if message.deadline is None else message.deadline - wall
+            watched = self._watch(message.message_id, stop, remaining)
+            watched.seen, watched.rank, watched.last = message.seen, message.rank, message.last
+        if state.finished:
+            self.finish()
         self.start()
+        return len(state.messages)
 
     def finish(self) -> None:
         self._input_done = True
@@ -446,6 +567,7 @@ class _WatchJob(Job[WatchEvent]):
             watched = heapq.heappop(heap)
             watched.state = _POLLING
             self._in_flight += 1
+            self._polling.add(watched)
             assert self._tg is not None  # noqa: S101 - work() set it
             self._tg.start_soon(self._poll, watched)
             have_token = False
@@ -481,6 +603,7 @@ class _WatchJob(Job[WatchEvent]):
                 self._time_out(watched)
         finally:
             self._in_flight -= 1
+            self._polling.discard(watched)
             self._changed.set()
 
     def _emit(self, event: WatchEvent) -> None:
@@ -679,6 +802,29 @@ class Watcher(Handle[WatchEvent]):
     def finish(self) -> None:
         """Say that no more ids will be added: iteration ends when every message is done."""
         self._job.finish()
+
+    def checkpoint(self) -> bytes:
+        """Save the watch: every message still watched, and the events not read yet.
+
+        Take it after you have handled the events you read (e.g. with your own commit); a
+        watcher given it by `restore`, in this process or another, goes on without yielding
+        again a step you already read, and yields the unread ones. Deadlines are kept as wall
+        time, so the time a restart takes counts against them. msgpack, about 60 bytes a
+        message.
+        """
+        return self._job.checkpoint()
+
+    def restore(self, data: bytes) -> int:
+        """Watch every message of a `checkpoint` (this watcher's defaults for the rest).
+
+        Returns:
+            How many messages were restored.
+
+        Raises:
+            SentError: Not a checkpoint, or this watcher is closed.
+            InvalidIdError: A message id in it is malformed.
+        """
+        return self._job.restore(data)
 
     def push(self, event: WebhookEvent) -> bool:
         """Take a webhook event: a watched message's new step is yielded at once.

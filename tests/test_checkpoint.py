@@ -1,0 +1,131 @@
+"""Watcher checkpoints: a restarted process goes on without re-yielding what was read."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import anyio
+import pytest
+
+from sentdm_async import (
+    AsyncSent,
+    InvalidIdError,
+    NotFoundError,
+    PollPolicy,
+    SentError,
+    WatchEvent,
+    WatchTimeoutError,
+)
+from sentdm_async._watch import _Checkpoint, _SavedMessage
+
+from .conftest import API_KEY
+
+if TYPE_CHECKING:
+    from sentdm_async.simulator import Simulator
+
+FAST = PollPolicy(min_interval=0.01, max_interval=0.05, not_found_grace=0.3)
+
+
+def steps(events: list[WatchEvent]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for event in events:
+        if event.activity is not None:
+            out.setdefault(event.message_id, []).append(event.activity.status)
+    return out
+
+
+async def test_restart_goes_on_without_repeating_a_step(sim: Simulator) -> None:
+    """Read part of a watch, checkpoint, stop; a new process restores and finishes it.
+
+    Every message's steps, read by the old process then the new one, are its lifecycle once
+    and in order.
+    """
+    ids = sim.create_messages(30, outcome="delivered")
+    read_before: list[WatchEvent] = []
+    async with (
+        AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=None) as first,
+        first.messages.watcher(poll=FAST) as watcher,
+    ):
+        for message_id in ids:
+            watcher.add(message_id)
+        watcher.finish()
+        async for event in watcher:
+            read_before.append(event)
+            if len(read_before) == 40:
+                break
+        await asyncio.sleep(0.05)  # more events pile up unread: they must not be lost
+        saved = watcher.checkpoint()
+    assert isinstance(saved, bytes)
+    async with (
+        AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=None) as second,
+        second.messages.watcher(poll=FAST) as restored,
+    ):
+        assert restored.restore(saved) > 0
+        with anyio.fail_after(20):
+            read_after = [e async for e in restored]
+    before, after = steps(read_before), steps(read_after)
+    for message_id in ids:
+        planned = [status for _, status in sim.lifecycle(message_id)]
+        whole = before.get(message_id, []) + after.get(message_id, [])
+        assert whole == planned[: len(whole)]
+        assert whole[-1] == "DELIVERED"
+    done = [e.message_id for e in read_before + read_after if e.done]
+    assert sorted(done) == sorted(ids)
+
+
+async def test_deadlines_are_wall_time_and_errors_survive(sim: Simulator) -> None:
+    """A deadline that passed during the restart fires at once; unread errors come back.
+
+    The unread error event is restored as the same class, with its status and code.
+    """
+    stuck = sim.create_message(outcome="no_receipt")
+    missing = "no-such-message"
+    async with AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=None) as client:
+        async with client.messages.watcher(poll=FAST) as watcher:
+            watcher.add(stuck, timeout=0.5)
+            watcher.add(missing)
+            await asyncio.sleep(0.5)  # the 404 grace (0.3 s) passes: an error event is buffered
+            saved = watcher.checkpoint()
+        await asyncio.sleep(0.6)  # the "restart" outlasts the stuck message's deadline
+        async with client.messages.watcher(poll=FAST) as restored:
+            restored.restore(saved)
+            restored.finish()
+            with anyio.fail_after(10):
+                events = [e async for e in restored if e.done]
+    by_id = {e.message_id: e.error for e in events}
+    assert isinstance(by_id[stuck], WatchTimeoutError)
+    not_found = by_id[missing]
+    assert isinstance(not_found, NotFoundError)
+    assert (not_found.status_code, not_found.code) == (404, "RESOURCE_003")
+
+
+async def test_bad_checkpoints_are_refused(client: AsyncSent) -> None:
+    """Garbage, another format or a malformed id in it: a clear error, nothing watched."""
+    async with client.messages.watcher() as watcher:
+        for garbage in (b"", b"not msgpack", b"\x93\x01\x02\x03"):
+            with pytest.raises(SentError, match="checkpoint"):
+                watcher.restore(garbage)
+        import msgspec
+
+        bad = _Checkpoint(
+            messages=[
+                _SavedMessage(message_id="..", seen=0, rank=-1, stop=None, deadline=None, last=None)
+            ],
+            pending=[],
+            finished=True,
+        )
+        with pytest.raises(InvalidIdError):
+            watcher.restore(msgspec.msgpack.encode(bad))
+        assert watcher.active == 0
+
+
+async def test_checkpoint_size_per_message(client: AsyncSent, sim: Simulator) -> None:
+    """A 10,000-message watch saves to well under 100 bytes a message."""
+    del sim
+    slow = PollPolicy(min_interval=60.0, max_interval=60.0)
+    async with client.messages.watcher(poll=slow, timeout=3600) as watcher:
+        for n in range(10_000):
+            watcher.add(f"message-{n:05d}")
+        saved = watcher.checkpoint()
+    assert len(saved) / 10_000 < 100

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Final
 
 import msgspec
 
-from ..errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError
+from ..errors import APIError
+from ..jobs import error_info
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -66,26 +67,6 @@ class JsonLines:
             out = sys.stdout
             out.write(line.decode())
             out.flush()
-
-
-def error_info(exc: BaseException) -> dict[str, Any]:
-    """Describe an error as the ``error`` object of an output line (never holds the API key)."""
-    info: dict[str, Any] = {
-        "type": type(exc).__name__,
-        "code": None,
-        "status": None,
-        "request_id": None,
-        "message": str(exc),
-    }
-    if isinstance(exc, APIError):
-        info["code"] = exc.code
-        info["request_id"] = exc.request_id
-        info["message"] = exc.message
-    if isinstance(exc, APIStatusError | APIResponseValidationError):
-        info["status"] = exc.status_code
-    elif isinstance(exc, APIConnectionError):
-        info["message"] = exc.message
-    return info
 
 
 def error_key(exc: BaseException) -> str:

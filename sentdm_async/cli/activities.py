@@ -4,36 +4,24 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..errors import AuthenticationError, SentError
+from ..errors import AuthenticationError
+from ..jobs import result_line
 from ._args import add_client_options, add_ids, positive_int
 from ._ids import ResumeFile, open_ids
-from ._output import BulkProgress, JsonLines, error_info, error_key, summary_line
+from ._output import BulkProgress, JsonLines, error_key, summary_line
 
 if TYPE_CHECKING:
     import argparse
 
     from .._client import AsyncSent
-    from ..models import ActivityResult
     from ._output import Ui
 
 __all__ = ["activity_line", "register", "run_activities"]
 
 
-def activity_line(result: ActivityResult) -> dict[str, Any]:
-    """Return the output line of one answered id (activities in API order, most recent first)."""
-    log = result.log
-    if result.error is not None or log is None:
-        error = result.error if result.error is not None else SentError("no log")
-        return {"message_id": result.message_id, "ok": False, "error": error_info(error)}
-    latest = log.latest
-    return {
-        "message_id": result.message_id,
-        "ok": True,
-        "status": latest.status if latest is not None else None,
-        "activities": log.activities,
-    }
+activity_line = result_line  # the CLI writes the same lines as `sentdm_async.jobs`
 
 
 async def run_activities(client: AsyncSent, args: argparse.Namespace, ui: Ui) -> int:

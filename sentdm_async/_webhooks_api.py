@@ -12,17 +12,15 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 import msgspec
 
 from ._checks import check_positive_int
-from ._ids import segment
-from ._messages import check_idempotency_key
-from ._wire import Envelope
+from ._pages import pages
+from ._resource import Resource, decoder, page_params
 from .models import Pagination
 
 if TYPE_CHECKING:
     import builtins
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 
     from ._options import RequestOptions
-    from ._transport import Transport
 
 __all__ = [
     "EventType",
@@ -94,53 +92,46 @@ class _EventTypes(msgspec.Struct, frozen=True, kw_only=True):
     event_types: list[EventType]
 
 
-_WEBHOOK: Final = msgspec.json.Decoder(Envelope[Webhook])
-_PAGE: Final = msgspec.json.Decoder(Envelope[WebhookPage])
-_DELIVERIES: Final = msgspec.json.Decoder(Envelope[WebhookDeliveryPage])
-_EVENT_TYPES: Final = msgspec.json.Decoder(Envelope[_EventTypes])
-_ANY: Final = msgspec.json.Decoder(Envelope[Any])
-_ENCODER: Final = msgspec.json.Encoder()
+_WEBHOOK: Final = decoder(Webhook)
+_PAGE: Final = decoder(WebhookPage)
+_DELIVERIES: Final = decoder(WebhookDeliveryPage)
+_EVENT_TYPES: Final = decoder(_EventTypes)
+_ANY: Final = decoder(Any)
+_ONE: Final = "/v3/webhooks/{webhook_id}"
 
 
-def _path(webhook_id: str, action: str = "") -> str:
-    return f"/v3/webhooks/{segment(webhook_id, 'webhook_id')}{action}"
-
-
-def _body(
+def _fields(
     endpoint_url: str | None,
     display_name: str | None,
     event_types: Sequence[str] | None,
     event_filters: Mapping[str, Sequence[str]] | None,
     retry_count: int | None,
     timeout_seconds: int | None,
-) -> bytes:
-    fields: dict[str, object] = {}
-    if endpoint_url is not None:
-        if not isinstance(endpoint_url, str) or not endpoint_url.startswith(
-            ("https://", "http://")
-        ):
-            raise ValueError("endpoint_url must be an http(s) URL")
-        fields["endpoint_url"] = endpoint_url
-    if display_name is not None:
-        fields["display_name"] = str(display_name)
-    if event_types is not None:
-        if isinstance(event_types, str):
-            event_types = [event_types]
-        fields["event_types"] = list(event_types)
-    if event_filters is not None:
-        fields["event_filters"] = {k: list(v) for k, v in event_filters.items()}
-    if retry_count is not None:
-        fields["retry_count"] = check_positive_int("retry_count", retry_count)
-    if timeout_seconds is not None:
-        fields["timeout_seconds"] = check_positive_int("timeout_seconds", timeout_seconds)
-    return _ENCODER.encode(fields)
+) -> dict[str, object]:
+    if endpoint_url is not None and (
+        not isinstance(endpoint_url, str) or not endpoint_url.startswith(("https://", "http://"))
+    ):
+        raise ValueError("endpoint_url must be an http(s) URL")
+    if isinstance(event_types, str):
+        event_types = [event_types]
+    return {
+        "endpoint_url": endpoint_url,
+        "display_name": display_name,
+        "event_types": None if event_types is None else list(event_types),
+        "event_filters": None
+        if event_filters is None
+        else {k: list(v) for k, v in event_filters.items()},
+        "retry_count": None
+        if retry_count is None
+        else check_positive_int("retry_count", retry_count),
+        "timeout_seconds": None
+        if timeout_seconds is None
+        else check_positive_int("timeout_seconds", timeout_seconds),
+    }
 
 
-class Webhooks:
+class Webhooks(Resource):
     """``client.webhooks``: create and manage the endpoints Sent pushes events to."""
-
-    def __init__(self, transport: Transport) -> None:
-        self._transport = transport
 
     async def create(
         self,
@@ -160,42 +151,35 @@ class Webhooks:
             ValueError: An endpoint_url that is not http(s), or a bad number or key.
             SentError: The API refused it (e.g. `BadRequestError` with field ``details``).
         """
-        body = _body(
+        fields = _fields(
             endpoint_url, display_name, event_types, event_filters, retry_count, timeout_seconds
         )
-        key = check_idempotency_key(idempotency_key)
-        return await self._transport.request(
-            "POST", "/v3/webhooks", _WEBHOOK, body=body, idempotency_key=key, options=options
+        return await self._call(
+            "POST", "/v3/webhooks", _WEBHOOK, options, body=fields, idempotency_key=idempotency_key
         )
 
     async def retrieve(self, webhook_id: str, **options: Unpack[RequestOptions]) -> Webhook:
         """Fetch one endpoint (``GET /v3/webhooks/{id}``)."""
-        return await self._transport.request("GET", _path(webhook_id), _WEBHOOK, options=options)
+        return await self._call("GET", self._path(_ONE, webhook_id=webhook_id), _WEBHOOK, options)
 
     async def list_page(
         self, *, page: int = 1, page_size: int | None = None, **options: Unpack[RequestOptions]
     ) -> WebhookPage:
         """Fetch one page of endpoints (``GET /v3/webhooks``)."""
-        params = {"page": str(check_positive_int("page", page))}
-        if page_size is not None:
-            params["page_size"] = str(check_positive_int("page_size", page_size))
-        return await self._transport.request(
-            "GET", "/v3/webhooks", _PAGE, params=params, options=options
-        )
+        params = page_params(page, page_size)
+        return await self._call("GET", "/v3/webhooks", _PAGE, options, params=params)
 
     async def list(
         self, *, page_size: int | None = None, **options: Unpack[RequestOptions]
     ) -> AsyncIterator[Webhook]:
         """Yield every endpoint, one page at a time as the caller consumes them."""
-        page = 1
-        while True:
-            result = await self.list_page(page=page, page_size=page_size, **options)
-            for webhook in result.webhooks:
-                yield webhook
-            more = result.pagination.has_more if result.pagination is not None else None
-            if not result.webhooks or not more:
-                return
-            page += 1
+        page_params(1, page_size)  # refuse bad arguments before a request
+
+        def fetch(page: int) -> Awaitable[WebhookPage]:
+            return self.list_page(page=page, page_size=page_size, **options)
+
+        async for webhook in pages(fetch, _webhooks_of):
+            yield webhook
 
     async def update(
         self,
@@ -211,21 +195,29 @@ class Webhooks:
         **options: Unpack[RequestOptions],
     ) -> Webhook:
         """Change an endpoint (``PUT /v3/webhooks/{id}``); omitted fields stay as they are."""
-        body = _body(
+        fields = _fields(
             endpoint_url, display_name, event_types, event_filters, retry_count, timeout_seconds
         )
-        return await self._transport.request(
-            "PUT",
-            _path(webhook_id),
-            _WEBHOOK,
-            body=body,
-            idempotency_key=check_idempotency_key(idempotency_key),
-            options=options,
+        path = self._path(_ONE, webhook_id=webhook_id)
+        return await self._call(
+            "PUT", path, _WEBHOOK, options, body=fields, idempotency_key=idempotency_key
         )
 
     async def delete(self, webhook_id: str, **options: Unpack[RequestOptions]) -> None:
         """Remove an endpoint (``DELETE /v3/webhooks/{id}``)."""
-        await self._transport.request("DELETE", _path(webhook_id), None, options=options)
+        await self._call("DELETE", self._path(_ONE, webhook_id=webhook_id), None, options)
+
+    async def _action(
+        self,
+        method: str,
+        webhook_id: str,
+        action: str,
+        kind: Any,
+        idempotency_key: str | None,
+        options: RequestOptions,
+    ) -> Any:
+        path = self._path(_ONE + action, webhook_id=webhook_id)
+        return await self._call(method, path, kind, options, idempotency_key=idempotency_key)
 
     async def rotate_secret(
         self,
@@ -235,13 +227,10 @@ class Webhooks:
         **options: Unpack[RequestOptions],
     ) -> Webhook:
         """Issue a new signing secret (``POST .../rotate-secret``); the old one stops at once."""
-        return await self._transport.request(
-            "POST",
-            _path(webhook_id, "/rotate-secret"),
-            _WEBHOOK,
-            idempotency_key=check_idempotency_key(idempotency_key),
-            options=options,
+        result: Webhook = await self._action(
+            "POST", webhook_id, "/rotate-secret", _WEBHOOK, idempotency_key, options
         )
+        return result
 
     async def test(
         self,
@@ -251,13 +240,7 @@ class Webhooks:
         **options: Unpack[RequestOptions],
     ) -> Any:
         """Ask Sent to deliver a test event to the endpoint (``POST .../test``)."""
-        return await self._transport.request(
-            "POST",
-            _path(webhook_id, "/test"),
-            _ANY,
-            idempotency_key=check_idempotency_key(idempotency_key),
-            options=options,
-        )
+        return await self._action("POST", webhook_id, "/test", _ANY, idempotency_key, options)
 
     async def toggle_status(
         self,
@@ -267,13 +250,10 @@ class Webhooks:
         **options: Unpack[RequestOptions],
     ) -> Webhook:
         """Switch an endpoint between active and inactive (``PATCH .../toggle-status``)."""
-        return await self._transport.request(
-            "PATCH",
-            _path(webhook_id, "/toggle-status"),
-            _WEBHOOK,
-            idempotency_key=check_idempotency_key(idempotency_key),
-            options=options,
+        result: Webhook = await self._action(
+            "PATCH", webhook_id, "/toggle-status", _WEBHOOK, idempotency_key, options
         )
+        return result
 
     async def list_events(
         self,
@@ -284,16 +264,15 @@ class Webhooks:
         **options: Unpack[RequestOptions],
     ) -> WebhookDeliveryPage:
         """Fetch one page of the endpoint's delivery log (``GET .../events``)."""
-        params = {"page": str(check_positive_int("page", page))}
-        if page_size is not None:
-            params["page_size"] = str(check_positive_int("page_size", page_size))
-        return await self._transport.request(
-            "GET", _path(webhook_id, "/events"), _DELIVERIES, params=params, options=options
-        )
+        path = self._path(_ONE + "/events", webhook_id=webhook_id)
+        params = page_params(page, page_size)
+        return await self._call("GET", path, _DELIVERIES, options, params=params)
 
     async def list_event_types(self, **options: Unpack[RequestOptions]) -> builtins.list[EventType]:
         """The event families Sent can push (``GET /v3/webhooks/event-types``)."""
-        result = await self._transport.request(
-            "GET", "/v3/webhooks/event-types", _EVENT_TYPES, options=options
-        )
+        result = await self._call("GET", "/v3/webhooks/event-types", _EVENT_TYPES, options)
         return result.event_types
+
+
+def _webhooks_of(page: WebhookPage) -> builtins.list[Webhook]:
+    return page.webhooks

@@ -37,6 +37,17 @@ def test_all_is_sorted_and_complete() -> None:
         for n in vars(sentdm_async)
         if not n.startswith("_") and n not in {"annotations", "version", "PackageNotFoundError"}
     }
-    modules = {"cli", "errors", "models", "models_v3", "redis", "simulator", "testing", "webhooks"}
+    modules = {
+        "cli",
+        "errors",
+        "jobs",
+        "models",
+        "models_v3",
+        "redis",
+        "simulator",
+        "testing",
+        "webhooks",
+        "workers",
+    }
     assert public - modules <= set(names)
     assert sentdm_async.__version__

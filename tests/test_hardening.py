@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from sentdm_async import (
     ActivityFailure,
+    APIError,
     APIResponseValidationError,
     AsyncSent,
     InvalidIdError,
@@ -532,3 +533,15 @@ def test_hostile_answers_never_escape_as_anything_but_sent_error(
     """
     with no_retry_waits():
         asyncio.run(_hostile_round(status, body, headers))
+
+
+async def test_a_2xx_that_says_it_failed_raises_the_apis_error(
+    capped: AsyncSent, sim: Simulator
+) -> None:
+    """``success: false`` in a 200 is the API's error (its code and message), not "no data"."""
+    body = b'{"success":false,"data":null,"error":{"code":"BUSINESS_010","message":"not now"}}'
+    sim.inject("raw", route="status", status=200, body=body)
+    with pytest.raises(SentError) as info:
+        await capped.messages.retrieve_status(sim.create_message())
+    assert isinstance(info.value, APIError)
+    assert (info.value.code, info.value.message) == ("BUSINESS_010", "not now")

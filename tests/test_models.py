@@ -226,3 +226,27 @@ def test_optional_collections_decode_from_null() -> None:
     assert result.message_ids == []
     page = msgspec.json.decode(b'{"contacts":null,"pagination":null}', type=ContactPage)
     assert page.contacts == []
+
+
+def test_message_body_reads_mms_media_header_media_and_subject() -> None:
+    """The status endpoint's camelCase body: MMS media, a template's header media, a subject."""
+    raw = {
+        "id": "m",
+        "message_body": {
+            "content": "hi",
+            "subject": "Receipt",
+            "headerMedia": {"type": "image", "url": "https://x.test/h.png"},
+            "media": [{"url": "https://x.test/a.png", "mimeType": "image/png", "sizeBytes": 1024}],
+            "buttons": [{"type": "reply", "text": "OK", "postbackData": "ok"}],
+        },
+    }
+    message = msgspec.convert(raw, Message)
+    body = message.message_body
+    assert body is not None
+    assert body.subject == "Receipt"
+    assert body.header_media is not None
+    assert body.header_media.url == "https://x.test/h.png"
+    assert body.media is not None
+    assert (body.media[0].mime_type, body.media[0].size_bytes) == ("image/png", 1024)
+    assert body.buttons is not None
+    assert body.buttons[0].postback_data == "ok"

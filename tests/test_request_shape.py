@@ -305,3 +305,43 @@ def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "not a url at all")
     with pytest.raises(SentError, match="proxy"):
         AsyncSent(api_key=KEY, base_url=BASE)
+
+
+async def test_send_mms_fields_and_per_channel_options(mock_http: aioresponses) -> None:
+    """media_urls, subject and per-channel sender options go out as the API names them."""
+    mock_http.post(f"{BASE}/v3/messages", payload=OK_SEND, status=202)
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        await client.messages.send(
+            to="+15551234567",
+            text="see attached",
+            media_urls="https://cdn.example.test/a.png",
+            subject="Your receipt",
+            channels={"sms": [{"from": ["+15550000000"]}]},
+        )
+    body = _only_call(mock_http)[2]["data"]
+    assert isinstance(body, bytes)
+    assert json.loads(body) == {
+        "to": ["+15551234567"],
+        "text": "see attached",
+        "media_urls": ["https://cdn.example.test/a.png"],
+        "subject": "Your receipt",
+        "channels": {"sms": [{"from": ["+15550000000"]}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        pytest.param({"media_urls": [""]}, ValueError, id="empty-media-url"),
+        pytest.param({"subject": 5}, TypeError, id="subject-not-str"),
+        pytest.param({"channels": {"sms": object()}}, TypeError, id="channels-not-json"),
+    ],
+)
+async def test_bad_mms_arguments_fail_before_any_request(
+    mock_http: aioresponses, kwargs: dict[str, object], error: type[Exception]
+) -> None:
+    """Bad MMS arguments raise before anything is sent."""
+    async with AsyncSent(api_key=KEY, base_url=BASE) as client:
+        with pytest.raises(error):
+            await client.messages.send(to="+15551234567", text="x", **kwargs)  # type: ignore[arg-type]
+    assert not mock_http.requests

@@ -6,6 +6,7 @@ import asyncio
 import math
 import re
 import socket
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -892,21 +893,15 @@ def test_run_main_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
 async def test_module_entry_point_serves_until_ctrl_c() -> None:
     """The module entry point prints its URL, serves, and exits 0 on SIGINT."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "sentdm_async.simulator",
-        "--port",
-        "0",
-        "--api-key",
-        "k1",
-        "--rate-limit",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
+    # A plain Popen waited on in a thread: asyncio's child watcher is shared by every event
+    # loop of the session and is not what this test is about.
+    command = [sys.executable, "-m", "sentdm_async.simulator", "--port", "0", "--api-key", "k1"]
+    process = subprocess.Popen(  # noqa: S603, ASYNC220 - a fixed command line; started at once
+        [*command, "--rate-limit", "0"], stdout=subprocess.PIPE
     )
     try:
         assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 10)).decode()
+        line = (await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 10)).decode()
         match = re.match(
             r"^Sent simulator listening on (http://127\.0\.0\.1:\d+) \(api key: k1\)$", line.strip()
         )
@@ -916,11 +911,13 @@ async def test_module_entry_point_serves_until_ctrl_c() -> None:
             assert status == 200
             assert "X-RateLimit-Limit" not in response.headers
         process.send_signal(2)  # SIGINT
-        assert await asyncio.wait_for(process.wait(), 10) == 0
+        assert await asyncio.to_thread(process.wait, 10) == 0
     finally:
-        if process.returncode is None:
+        if process.poll() is None:
             process.kill()
-            await process.wait()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_constructor_and_seeding_validation() -> None:

@@ -893,11 +893,16 @@ def test_run_main_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
 async def test_module_entry_point_serves_until_ctrl_c() -> None:
     """The module entry point prints its URL, serves, and exits 0 on SIGINT."""
-    # A plain Popen waited on in a thread: asyncio's child watcher is shared by every event
-    # loop of the session and is not what this test is about.
-    command = [sys.executable, "-m", "sentdm_async.simulator", "--port", "0", "--api-key", "k1"]
+    # `python -m sentdm_async.simulator`, with Ctrl-C's default handler put back first: a test
+    # run started in the background by a non-interactive shell inherits SIGINT as ignored, and
+    # so would the child.
+    entry = (
+        "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "runpy.run_module('sentdm_async.simulator', run_name='__main__', alter_sys=True)"
+    )
+    args = ["--port", "0", "--api-key", "k1", "--rate-limit", "0"]
     process = subprocess.Popen(  # noqa: S603, ASYNC220 - a fixed command line; started at once
-        [*command, "--rate-limit", "0"], stdout=subprocess.PIPE
+        [sys.executable, "-c", entry, *args], stdout=subprocess.PIPE
     )
     try:
         assert process.stdout is not None

@@ -376,7 +376,6 @@ class _WatchJob(Job[WatchEvent]):
         self.polls = 0
         #: Set by the first push: from then on steps are ranked and silence decides the polls.
         self._index: dict[str, list[_Watched]] | None = None
-        self.pushes = 0
         self._polling: set[_Watched] = set()  # being polled: out of the heap (for checkpoints)
 
     # -- the handle's operations --
@@ -469,10 +468,9 @@ class _WatchJob(Job[WatchEvent]):
         index = self._index
         if index is None:
             index = self._index = {}
-            for watched in self._heap:
+            for watched in chain(self._heap, self._polling):
                 if watched.state != _DONE:
                     index.setdefault(watched.message_id, []).append(watched)
-        self.pushes += 1
         rank = STATUS_RANK.get(activity.status)
         targets = index.get(message_id)
         if rank is None or not targets:
@@ -690,13 +688,9 @@ class _WatchJob(Job[WatchEvent]):
             return
         poll = self.settings.poll
         interval = watched.interval
-        index = self._index
-        if index is not None:  # pushes flow: poll only after a silence longer than is likely
+        if self._index is not None:  # pushes flow: poll only after a silence longer than likely
             last = watched.last.status if watched.last is not None else ""
             interval = max(interval, poll.overdue_after * STATUS_FACTORS.get(last, 1.0))
-            targets = index.setdefault(watched.message_id, [])
-            if watched not in targets:  # it was being polled when the first push came
-                targets.append(watched)
         spread = 1.0 + poll.jitter * (2.0 * self._rand() - 1.0)
         # The last poll lands on the deadline, so a message that finished just in time is seen.
         watched.due = min(now + interval * spread, watched.deadline)

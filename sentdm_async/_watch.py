@@ -594,10 +594,12 @@ class _WatchJob(Job[WatchEvent]):
                         budget_acquired=True,
                     )
                 except SentError as exc:
-                    self._after_error(watched, exc)
+                    if watched.state != _DONE:  # a push may have ended it meanwhile
+                        self._after_error(watched, exc)
                 else:
-                    self._after_log(watched, log)
-            if scope.cancelled_caught:
+                    if watched.state != _DONE:
+                        self._after_log(watched, log)
+            if scope.cancelled_caught and watched.state != _DONE:
                 self._time_out(watched)
         finally:
             self._in_flight -= 1

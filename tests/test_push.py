@@ -148,3 +148,25 @@ async def test_pushes_cut_requests_and_lose_nothing(sleeps: RecordingSleep) -> N
             e.activity is not None and e.activity.status == "DELIVERED" for e in finals.values()
         )
     assert pushed_requests < polled_requests
+
+
+async def test_terminal_push_during_a_poll_ends_the_watch_once(
+    client: AsyncSent, sim: Simulator
+) -> None:
+    """A terminal push while the message's poll is in flight: one done event, and the watch
+    still ends (a second end used to drive the active count below zero: a hang)."""
+    message_id = sim.create_message(outcome="delivered")
+    await asyncio.sleep(max(0.0, (sim.terminal_at(message_id) or 0) - time.monotonic()))
+    sim.latency = 0.3  # the poll is still out when the push arrives
+    async with client.messages.watcher(poll=FAST, timeout=0.2) as watcher:
+        watcher.add(message_id)
+        await asyncio.sleep(0.05)
+        assert watcher._job._in_flight == 1
+        assert push(watcher, message_id, "DELIVERED")
+        watcher.finish()
+        with anyio.fail_after(5):
+            events = [e async for e in watcher]
+        assert watcher.active == 0
+    assert [(e.activity.status if e.activity else None, e.done) for e in events] == [
+        ("DELIVERED", True)
+    ]

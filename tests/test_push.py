@@ -154,7 +154,8 @@ async def test_terminal_push_during_a_poll_ends_the_watch_once(
     client: AsyncSent, sim: Simulator
 ) -> None:
     """A terminal push while the message's poll is in flight: one done event, and the watch
-    still ends (a second end used to drive the active count below zero: a hang)."""
+    still ends (a second end used to drive the active count below zero: a hang).
+    """
     message_id = sim.create_message(outcome="delivered")
     await asyncio.sleep(max(0.0, (sim.terminal_at(message_id) or 0) - time.monotonic()))
     sim.latency = 0.3  # the poll is still out when the push arrives

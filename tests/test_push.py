@@ -153,8 +153,9 @@ async def test_pushes_cut_requests_and_lose_nothing(sleeps: RecordingSleep) -> N
 async def test_terminal_push_during_a_poll_ends_the_watch_once(
     client: AsyncSent, sim: Simulator
 ) -> None:
-    """A terminal push while the message's poll is in flight: one done event, and the watch
-    still ends (a second end used to drive the active count below zero: a hang).
+    """A terminal push while the message's poll is in flight ends the watch exactly once.
+
+    A second end used to drive the active count below zero, and the watcher never finished.
     """
     message_id = sim.create_message(outcome="delivered")
     await asyncio.sleep(max(0.0, (sim.terminal_at(message_id) or 0) - time.monotonic()))

@@ -15,7 +15,9 @@ import zlib
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import brotli
 import pytest
+from backports import zstd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,6 +83,8 @@ async def capped(sim: Simulator, sleeps: RecordingSleep) -> AsyncIterator[AsyncS
     [
         pytest.param("gzip", gzip.compress, id="gzip"),
         pytest.param("deflate", zlib.compress, id="deflate"),
+        pytest.param("br", brotli.compress, id="brotli"),
+        pytest.param("zstd", zstd.compress, id="zstd"),
     ],
 )
 async def test_decompression_bomb_is_capped_after_decoding(

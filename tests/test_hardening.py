@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from sentdm_async import (
     ActivityFailure,
+    APIConnectionError,
     APIError,
     APIResponseValidationError,
     AsyncSent,
@@ -549,3 +550,38 @@ async def test_a_2xx_that_says_it_failed_raises_the_apis_error(
         await capped.messages.retrieve_status(sim.create_message())
     assert isinstance(info.value, APIError)
     assert (info.value.code, info.value.message) == ("BUSINESS_010", "not now")
+
+
+async def test_api_server_killed_mid_job(sleeps: RecordingSleep) -> None:
+    """The API server goes away during a bulk job: every id still gets one answer.
+
+    The ids after the kill fail with connection errors, nothing hangs, and a watch started
+    afterwards ends each message at its timeout.
+    """
+    del sleeps
+    sim = Simulator(api_key=API_KEY, seed=5, speed=60.0)
+    await sim.start()
+    try:
+        ids = sim.create_messages(40)
+        sim.latency = 0.01
+        async with AsyncSent(
+            api_key=API_KEY, base_url=sim.base_url, rate_limit=None, max_retries=1, timeout=1.0
+        ) as client:
+            results = []
+            with anyio.fail_after(20):
+                async with client.messages.retrieve_activities_many(ids, concurrency=4) as stream:
+                    async for result in stream:
+                        results.append(result)
+                        if len(results) == 10:
+                            await sim.close()  # killed: the rest is refused
+                assert sorted(r.message_id for r in results) == sorted(ids)
+                failed = [r for r in results if isinstance(r, ActivityFailure)]
+                assert failed
+                assert all(isinstance(r.error, APIConnectionError) for r in failed)
+                events = [
+                    e async for e in client.messages.watch_many(ids[:5], poll=FAST, timeout=1.0)
+                ]
+    finally:
+        await sim.close()  # idempotent: already closed on the way
+    assert sorted(e.message_id for e in events if e.done) == sorted(ids[:5])
+    assert all(isinstance(e.error, WatchTimeoutError) for e in events if e.done)

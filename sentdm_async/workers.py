@@ -89,8 +89,10 @@ def register(
     """Register the chunk task on ``broker`` and return it (for `enqueue`).
 
     Each worker process makes one client on first use, whose budget is a `RedisRateBudget`
-    shared by every worker of the account.
+    shared by every worker of the account, and closes it when the broker shuts down.
     """
+    from taskiq import TaskiqEvents
+
     state: dict[str, Any] = {}
 
     async def client() -> Any:
@@ -107,6 +109,17 @@ def register(
             state["redis"] = connection
             state["client"] = AsyncSent(api_key=api_key, base_url=base_url, rate_limit=budget)
         return state["client"]
+
+    async def close(_: object) -> None:
+        """Close this process's client and Redis connection when the broker shuts down."""
+        sent, connection = state.pop("client", None), state.pop("redis", None)
+        if sent is not None:
+            await sent.aclose()
+        if connection is not None:
+            await connection.aclose()
+
+    broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, close)
+    broker.add_event_handler(TaskiqEvents.CLIENT_SHUTDOWN, close)
 
     @broker.task(task_name="sentdm_async.fetch_chunk")
     async def fetch_chunk(job_id: str, chunk: int, ids: list[str]) -> int:

@@ -12,17 +12,16 @@ import textwrap
 from typing import TYPE_CHECKING
 
 import anyio
+import pytest
 
 from sentdm_async.simulator import Simulator
-from sentdm_async.workers import enqueue, progress, results, wait
+from sentdm_async.workers import enqueue, make_broker, progress, register, results, wait
 
 from .conftest import API_KEY
 
 if TYPE_CHECKING:
     from pathlib import Path
     from types import ModuleType
-
-    import pytest
 
     from .redis_server import RedisServer
 
@@ -134,3 +133,31 @@ async def test_chunks_survive_a_killed_worker(
         assert seen[-1] == (30, 30)
         assert sim.stats.rate_limited == 0  # the workers shared one budget
         assert workers[0].returncode == -signal.SIGKILL
+
+
+async def test_the_chunk_task_in_process(redis_server: RedisServer) -> None:
+    """The chunk task itself, run in this process, stores answers and marks its chunk done.
+
+    A nudge (chunk -1) does nothing; enqueueing a job whose chunks are done sends nothing; the
+    broker's shutdown closes the client (no ResourceWarning).
+    """
+    async with Simulator(api_key=API_KEY) as sim:
+        ids = [*sim.create_messages(5), "missing"]
+        broker = make_broker(redis_server.url, queue_name="in-process")
+        task = register(broker, api_key=API_KEY, redis_url=redis_server.url, base_url=sim.base_url)
+        await broker.startup()
+        try:
+            assert await task("job-inline", -1, []) == 0  # a nudge
+            assert await progress(redis_server.url, API_KEY, "job-inline") == (0, 0)
+            assert await task("job-inline", 0, ids) == 6
+            assert (
+                await enqueue(task, redis_server.url, API_KEY, "job-inline", ids, chunk_size=6) == 1
+            )
+        finally:
+            await broker.shutdown()
+        answers = await results(redis_server.url, API_KEY, "job-inline")
+    assert set(answers) == set(ids)
+    assert answers["missing"]["error"]["type"] == "NotFoundError"
+    assert await progress(redis_server.url, API_KEY, "job-inline") == (1, 1)
+    with pytest.raises(ValueError, match="chunk_size"):
+        await enqueue(task, redis_server.url, API_KEY, "job-inline", ids, chunk_size=0)

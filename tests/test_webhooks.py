@@ -442,3 +442,63 @@ async def test_cli_webhooks_listen_prints_verified_events(
     monkeypatch.delenv("SENT_WEBHOOK_SECRET")
     assert await amain(["webhooks", "listen"]) == 2
     assert "SENT_WEBHOOK_SECRET" in capsys.readouterr().err
+
+
+async def test_aiohttp_receiver_reads_a_body_that_arrives_in_pieces(
+    served: tuple[str, list[webhooks.WebhookEvent], dict[str, int]],
+) -> None:
+    """A signed body sent chunked, in several writes, is read whole and verified (was a 400)."""
+    url, got, _ = served
+    body = envelope("SENT", body="x" * 2500)[:-2] + b" " * 900 + b"}}"
+    assert len(body) < 4096  # the fixture's cap
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 500):
+            yield body[start : start + 500]
+            await asyncio.sleep(0.01)
+
+    headers = signed(body, event_id="ev-pieces")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=pieces(), headers=headers) as response,
+    ):
+        assert response.status == 200
+    assert [e.event_id for e in got] == ["ev-pieces"]
+
+
+async def test_aiohttp_receiver_refuses_undecodable_header_bytes(
+    served: tuple[str, list[webhooks.WebhookEvent], dict[str, int]],
+) -> None:
+    """An id header with bytes that are not UTF-8 is a 400 (it was a 500 from UnicodeError)."""
+    url, got, _ = served
+    body = envelope()
+    headers = {**signed(body), "X-Webhook-ID": "id-\xff\xfe"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as response,
+    ):
+        assert response.status == 400
+    assert got == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda b, h: webhooks.verify("\ud800", h, SECRET), id="surrogate-body"),
+        pytest.param(
+            lambda b, h: webhooks.verify(b, {**h, "X-Webhook-ID": "\ud800"}, SECRET),
+            id="surrogate-id",
+        ),
+        pytest.param(lambda b, h: webhooks.parse("\ud800"), id="surrogate-parse"),
+        pytest.param(lambda b, h: webhooks.verify(b, h, SECRET, now=float("nan")), id="nan-now"),
+        pytest.param(
+            lambda b, h: webhooks.verify(b, h, SECRET, tolerance=float("nan")), id="nan-tolerance"
+        ),
+        pytest.param(lambda b, h: webhooks.verify(b, h, SECRET, tolerance=-1), id="neg-tolerance"),
+    ],
+)
+def test_unencodable_text_and_nan_clocks_are_refused(call: Any) -> None:
+    """Lone surrogates in str input and NaN clocks raise WebhookError, never skip a check."""
+    body = envelope()
+    with pytest.raises(WebhookError):
+        call(body, signed(body))

@@ -220,7 +220,10 @@ def parse(body: bytes | str) -> WebhookEvent:
             payload is malformed (e.g. a message event without ``message_status``).
     """
     if isinstance(body, str):
-        body = body.encode()
+        try:
+            body = body.encode()
+        except UnicodeError:
+            raise WebhookPayloadError("body holds characters that are not UTF-8") from None
     if not isinstance(body, bytes | bytearray | memoryview):
         raise WebhookPayloadError("body must be the raw request bytes")
     try:

@@ -159,9 +159,17 @@ def aiohttp_handler(
         length = request.content_length
         if length is not None and length > receiver.max_body:
             return web.Response(status=413, body=b'{"error":"body too large"}')
-        body = await request.content.read(receiver.max_body + 1)
-        if len(body) > receiver.max_body:
-            return web.Response(status=413, body=b'{"error":"body too large"}')
+        chunks: list[bytes] = []
+        size = 0
+        while True:  # read(n) returns what has arrived so far: read to the end, or past the cap
+            chunk = await request.content.readany()
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > receiver.max_body:
+                return web.Response(status=413, body=b'{"error":"body too large"}')
+            chunks.append(chunk)
+        body = b"".join(chunks)
         status, answer = await receiver.handle(body, request.headers)
         return web.Response(status=status, body=answer, content_type="application/json")
 

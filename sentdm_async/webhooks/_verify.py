@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypeAlias
@@ -52,7 +53,16 @@ class WebhookVerificationError(WebhookError):
 
 
 def _text(value: bytes | str) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else value
+    # UTF-8 with surrogateescape: any byte survives, and `_raw` gives the same bytes back.
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
+def _raw(text: str) -> bytes:
+    """The bytes of a header value or body given as str (lone surrogates refused clearly)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeError:
+        raise WebhookVerificationError("a header or body holds characters no sender sent") from None
 
 
 def lower_headers(headers: object) -> dict[str, str]:
@@ -141,7 +151,7 @@ def _body_bytes(body: object) -> bytes:
     if isinstance(body, bytearray | memoryview):
         return bytes(body)
     if isinstance(body, str):
-        return body.encode()
+        return _raw(body)
     raise WebhookVerificationError("body must be the raw request bytes")
 
 
@@ -169,6 +179,10 @@ def verify(
         WebhookVerificationError: Which check failed (missing or malformed header, stale or
             future timestamp, no matching ``v1`` signature, unusable secret or body).
     """
+    if not (isinstance(tolerance, int | float) and 0 <= tolerance < math.inf):
+        raise WebhookVerificationError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    if now is not None and not (isinstance(now, int | float) and math.isfinite(now)):
+        raise WebhookVerificationError(f"now must be a finite Unix time, got {now!r}")
     raw = _body_bytes(body)
     keys = _keys(secret)
     lowered = lower_headers(headers)
@@ -177,7 +191,7 @@ def verify(
     candidates = _signatures(_header(lowered, SIGNATURE_HEADERS))
     if not candidates:
         raise WebhookVerificationError("no v1 signature in the signature header")
-    signed = f"{webhook_id}.{stamp}.".encode() + raw
+    signed = _raw(f"{webhook_id}.{stamp}.") + raw
     for key in keys:
         expected = hmac.new(key, signed, hashlib.sha256).digest()
         if any(hmac.compare_digest(expected, candidate) for candidate in candidates):

@@ -282,6 +282,7 @@ class Messages:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         concurrency: int = DEFAULT_WATCH_CONCURRENCY,
+        expect_pushes: bool = False,
         **options: Unpack[BaseRequestOptions],
     ) -> Watcher:
         """Create a `Watcher` to which ids can be added at any time (web apps, workers).
@@ -297,11 +298,18 @@ class Messages:
                 no limit. A message that runs out ends with a `WatchTimeoutError` event.
             poll: The polling cadence (default `PollPolicy()`).
             concurrency: Most polls in flight at once (the budget is usually the tighter bound).
+            expect_pushes: A webhook receiver will push into this watcher (`Watcher.push`):
+                messages wait for pushes from the start instead of being polled until the first
+                one arrives. If none comes, the watcher polls as usual.
             **options: Per-call `RequestOptions` for the polls (``timeout`` is per message
                 here; the polls are bounded by it).
         """
         settings = WatchSettings.build(
-            until=until, timeout=timeout, poll=poll, concurrency=concurrency
+            until=until,
+            timeout=timeout,
+            poll=poll,
+            concurrency=concurrency,
+            expect_pushes=expect_pushes,
         )
         check_request_options(options)
         return new_watcher(self._transport, settings, options or None)
@@ -314,6 +322,7 @@ class Messages:
         timeout: float | None = None,
         poll: PollPolicy | None = None,
         concurrency: int = DEFAULT_WATCH_CONCURRENCY,
+        expect_pushes: bool = False,
         **options: Unpack[BaseRequestOptions],
     ) -> Watcher:
         """Watch many messages through one scheduler and the client's one request budget.
@@ -331,13 +340,18 @@ class Messages:
             timeout: Seconds per message; ``None`` means no limit.
             poll: The polling cadence (default `PollPolicy()`).
             concurrency: Most polls in flight at once.
+            expect_pushes: A webhook receiver will push into this watcher (see `watcher`).
             **options: Per-call `RequestOptions` for the polls.
 
         Returns:
             A `Watcher`; use ``async with`` so leaving stops the polling.
         """
         settings = WatchSettings.build(
-            until=until, timeout=timeout, poll=poll, concurrency=concurrency
+            until=until,
+            timeout=timeout,
+            poll=poll,
+            concurrency=concurrency,
+            expect_pushes=expect_pushes,
         )
         check_request_options(options)
         return new_watcher(self._transport, settings, options or None, ids)

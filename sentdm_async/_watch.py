@@ -38,7 +38,7 @@ import time
 from collections.abc import AsyncIterable, Iterable
 from datetime import UTC, datetime
 from itertools import chain, count
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import anyio
 import msgspec
@@ -48,6 +48,7 @@ from . import errors
 from ._bulk import ACTIVITIES
 from ._checks import check_number, check_positive_int
 from ._engine import Handle, Job
+from ._gapfill import DEAD_EXPECTED, PushHealth, SilenceModel, expected_endings, next_poll
 from ._gate import WATCH_WEIGHT
 from ._ids import check_id, message_path
 from .errors import (
@@ -97,10 +98,14 @@ STATUS_RANK: Final[dict[str, int]] = {
     "READ": 6,
     **dict.fromkeys(FAILURE_STATUSES, 7),
 }
+#: Statuses Sent sends no webhook for: a poll that finds one has not caught a lost push.
+NOT_PUSHED: Final = frozenset({"PROCESSED"})
 #: Events held for a reader before the scheduler stops polling (backpressure).
 MAX_BUFFERED_EVENTS: Final = 4096
 #: Polls in flight of one watcher by default.
 DEFAULT_WATCH_CONCURRENCY: Final = 16
+#: Messages a push+poll watcher looks at to judge the pushes' health or a silence curve.
+_HEALTH_SAMPLE: Final = 1024
 #: Most distinct strings and prices kept for sharing between the messages' last activities.
 _INTERN_LIMIT: Final = 4096
 #: Longest a message's last poll may run past its deadline (seconds; less for fast cadences).
@@ -121,9 +126,15 @@ class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
             first polls (up to ``jitter x min_interval``).
         not_found_grace: How long after a message is added a 404 means "not visible yet"
             rather than "no such message".
-        overdue_after: Once the watcher receives pushed webhook events, a message is polled
-            only after this long without news (times its status factor, e.g. x3 at SENT):
-            the pushes carry the steps and polls only fill the gaps of lost deliveries.
+        overdue_after: Once the watcher receives pushed webhook events, the longest a message
+            waits without news before a poll (times its status factor, e.g. x3 at SENT).
+        gap_fill: How a push+poll watcher picks the messages to poll. ``"adaptive"``: once
+            the chance that a message's ending step happened and its push was lost passes
+            30%, judged from the silences this watcher has seen and the share of pushes that
+            went missing (see `sentdm_async._gapfill`), never later than ``overdue_after``.
+            ``"fixed"``: after exactly ``overdue_after`` (times the status factor) of silence.
+            Either way the watcher polls at its plain cadence while the pushes seem to have
+            stopped.
     """
 
     min_interval: float = 1.0
@@ -132,6 +143,7 @@ class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
     jitter: float = 0.1
     not_found_grace: float = 30.0
     overdue_after: float = 60.0
+    gap_fill: Literal["adaptive", "fixed"] = "adaptive"
 
     def __post_init__(self) -> None:
         """Validate the numbers."""
@@ -153,6 +165,8 @@ class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("PollPolicy.multiplier must be >= 1")
         if self.jitter >= 1:
             raise ValueError("PollPolicy.jitter must be < 1")
+        if self.gap_fill not in ("adaptive", "fixed"):
+            raise ValueError("PollPolicy.gap_fill must be 'adaptive' or 'fixed'")
 
     @property
     def deadline_grace(self) -> float:
@@ -170,6 +184,12 @@ def check_until(until: object) -> frozenset[str]:
     return statuses
 
 
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+    return value
+
+
 def check_timeout(timeout: object) -> float | None:
     """Validate a watch ``timeout=`` (seconds, ``None`` = no limit)."""
     return None if timeout is None else check_number("timeout", timeout, positive=True)
@@ -182,6 +202,7 @@ class WatchSettings(msgspec.Struct, frozen=True, kw_only=True):
     timeout: float | None = None
     poll: PollPolicy = msgspec.field(default_factory=PollPolicy)
     concurrency: int = DEFAULT_WATCH_CONCURRENCY
+    expect_pushes: bool = False
 
     @classmethod
     def build(
@@ -191,6 +212,7 @@ class WatchSettings(msgspec.Struct, frozen=True, kw_only=True):
         timeout: object = None,
         poll: object = None,
         concurrency: object = DEFAULT_WATCH_CONCURRENCY,
+        expect_pushes: object = False,
     ) -> WatchSettings:
         """Check every option and return the settings.
 
@@ -207,6 +229,7 @@ class WatchSettings(msgspec.Struct, frozen=True, kw_only=True):
             timeout=check_timeout(timeout),
             poll=poll,
             concurrency=check_positive_int("concurrency", concurrency),
+            expect_pushes=_check_bool("expect_pushes", expect_pushes),
         )
 
 
@@ -215,17 +238,20 @@ class _Watched:
 
     __slots__ = (
         "added",
+        "checked",
         "deadline",
         "due",
         "interval",
         "invalid",
         "last",
         "message_id",
-        "not_before",
         "rank",
+        "ranked",
         "seen",
+        "since",
         "state",
         "stop",
+        "unconfirmed",
     )
 
     def __init__(
@@ -247,8 +273,11 @@ class _Watched:
         self.seen = 0  # activities already yielded: the log only grows at its head
         self.last: Activity | None = None
         self.invalid = 0  # unreadable answers in a row (see MAX_INVALID_ANSWERS)
-        self.rank = -1  # STATUS_RANK of the latest step yielded (used once pushes arrive)
-        self.not_before = 0.0  # a push postponed the next poll to this time
+        self.rank = -1  # STATUS_RANK of the latest step yielded
+        self.ranked = False  # a push (or a checkpoint) set the rank: polls skip what it covers
+        self.since = added  # when its latest step became known (by push or poll)
+        self.checked = added  # when a poll last found nothing new (or `since`)
+        self.unconfirmed = 0  # steps a poll found that no push brought (yet)
         self.state = _WAITING
 
     def __lt__(self, other: _Watched) -> bool:
@@ -331,6 +360,16 @@ class _Checkpoint(msgspec.Struct, tag="sentdm-watcher-1", kw_only=True):
     finished: bool
 
 
+def _check_saved(message: _SavedMessage) -> None:
+    """Refuse a checkpoint entry no `checkpoint` could have written."""
+    check_id(message.message_id, "message_id")
+    deadline = message.deadline
+    if deadline is not None and not math.isfinite(deadline):
+        raise SentError(f"checkpoint: message {message.message_id!r} has a deadline of {deadline}")
+    if message.seen < 0 or not -1 <= message.rank <= max(STATUS_RANK.values()):
+        raise SentError(f"checkpoint: message {message.message_id!r} has an impossible position")
+
+
 _CHECKPOINT_ENCODER: Final = msgspec.msgpack.Encoder()
 _CHECKPOINT_DECODER: Final = msgspec.msgpack.Decoder(_Checkpoint)
 
@@ -374,9 +413,16 @@ class _WatchJob(Job[WatchEvent]):
         self._tg: TaskGroup | None = None
         self._intern: dict[object, object] = {}
         self.polls = 0
-        #: Set by the first push: from then on steps are ranked and silence decides the polls.
-        self._index: dict[str, list[_Watched]] | None = None
+        #: Every message being watched, by id (one watch per id).
+        self._by_id: dict[str, _Watched] = {}
         self._polling: set[_Watched] = set()  # being polled: out of the heap (for checkpoints)
+        #: Pushes expected (or seen): polls fill gaps (`sentdm_async._gapfill`) while healthy.
+        self._expect_pushes = settings.expect_pushes
+        self._health: PushHealth | None = None
+        self._silences = SilenceModel()
+        self._rebuilt: dict[str, float] = {}  # when each status's silence curve was rebuilt
+        self._fallback = True  # polling at the plain cadence (no pushes, or they stopped)
+        self._next_health_check = -math.inf
 
     # -- the handle's operations --
 
@@ -386,32 +432,54 @@ class _WatchJob(Job[WatchEvent]):
         if self.closed:
             raise SentError("this watcher is closed")
         check_id(message_id, "message_id")
-        stop = self._stop if until is None else check_until(until) | FAILURE_STATUSES
-        timeout = self.settings.timeout if timeout is None else check_timeout(timeout)
-        self._watch(message_id, stop, timeout)
+        stop = None if until is None else check_until(until) | FAILURE_STATUSES
+        timeout = None if timeout is None else check_timeout(timeout)
+        watched = self._by_id.get(message_id)
+        if watched is not None:  # already watched: only new options change anything
+            if stop is not None:
+                watched.stop = stop
+            if timeout is not None:
+                self._set_deadline(watched, anyio.current_time() + timeout)
+            self._changed.set()
+            return
+        self._watch(message_id, stop or self._stop, timeout or self.settings.timeout)
         self.start()
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._by_id
 
     def _watch(self, message_id: str, stop: frozenset[str], timeout: float | None) -> _Watched:
         now = anyio.current_time()
         poll = self.settings.poll
-        deadline = math.inf if timeout is None else now + max(timeout, 0.0)
         watched = _Watched(
             message_id,
             added=now,
             due=now + self._rand() * poll.jitter * poll.min_interval,
             interval=poll.min_interval,
-            deadline=deadline,
             stop=stop,
         )
-        if self._index is not None:  # pushes flow: the first poll waits for a silence
-            watched.due = min(now + poll.overdue_after, deadline)
-            self._index.setdefault(message_id, []).append(watched)
+        if self._expect_pushes and self._health is None:
+            self._health = PushHealth(now, expected_gap=poll.min_interval)
+            self._fallback = False
+        if not self._fallback:  # pushes flow: the first poll waits for a silence
+            watched.due = self._gap_due(watched, now)
+        self._by_id[message_id] = watched
         heapq.heappush(self._heap, watched)
         if timeout is not None:
-            heapq.heappush(self._deadlines, (deadline, next(self._order), watched))
+            watched.deadline = now + max(timeout, 0.0)
+            watched.due = min(watched.due, watched.deadline)
+            heapq.heappush(self._deadlines, (watched.deadline, next(self._order), watched))
         self.active += 1
         self._changed.set()
         return watched
+
+    def _set_deadline(self, watched: _Watched, deadline: float) -> None:
+        """Give a message already watched a new deadline (its old one no longer applies)."""
+        watched.deadline = deadline
+        if watched.state == _WAITING and deadline < watched.due:
+            watched.due = deadline
+            heapq.heapify(self._heap)
+        heapq.heappush(self._deadlines, (deadline, next(self._order), watched))
 
     def checkpoint(self) -> bytes:
         """The watch as bytes (see `Watcher.checkpoint`); a consistent snapshot (no await)."""
@@ -441,21 +509,31 @@ class _WatchJob(Job[WatchEvent]):
         except (msgspec.DecodeError, RecursionError, TypeError):
             raise SentError("not a watcher checkpoint (or from an incompatible version)") from None
         for message in state.messages:
-            check_id(message.message_id, "message_id")
+            _check_saved(message)
         wall = time.time()
         for event in state.pending:
             self.outbox.put(event.load())
+        restored = 0
         for message in state.messages:
+            if message.message_id in self._by_id:
+                continue  # watched already (added again after a crash): the live watch wins
             stop = (
                 self._stop if message.stop is None else frozenset(message.stop) | FAILURE_STATUSES
             )
-            remaining = None if message.deadline is None else message.deadline - wall
+            # Saved without a deadline: this watcher's default timeout applies, as to `add`.
+            remaining = (
+                self.settings.timeout if message.deadline is None else message.deadline - wall
+            )
             watched = self._watch(message.message_id, stop, remaining)
             watched.seen, watched.rank, watched.last = message.seen, message.rank, message.last
+            # Steps up to the saved rank were yielded, by push or poll: the first poll after the
+            # restart must not yield them again (its log position alone misses pushed steps).
+            watched.ranked = message.rank >= 0
+            restored += 1
         if state.finished:
             self.finish()
         self.start()
-        return len(state.messages)
+        return restored
 
     def finish(self) -> None:
         self._input_done = True
@@ -465,31 +543,37 @@ class _WatchJob(Job[WatchEvent]):
         """Take a pushed step (see `Watcher.push`); return whether it was yielded."""
         if self.closed:
             return False
-        index = self._index
-        if index is None:
-            index = self._index = {}
-            for watched in chain(self._heap, self._polling):
-                if watched.state != _DONE:
-                    index.setdefault(watched.message_id, []).append(watched)
+        now = anyio.current_time()
+        health = self._health
+        if health is None:  # the first push: from now on polls only fill gaps
+            health = self._health = PushHealth(now, expected_gap=self.settings.poll.min_interval)
         rank = STATUS_RANK.get(activity.status)
-        targets = index.get(message_id)
-        if rank is None or not targets:
+        watched = self._by_id.get(message_id)
+        if rank is None or watched is None or watched.state == _DONE:
+            health.pushed(now, confirms_poll=False)
             return False  # a status without a place in the lifecycle: the polls report it
-        yielded = False
-        for watched in list(targets):
-            if watched.state == _DONE or rank <= watched.rank:
-                continue  # a duplicate, or late: a later step was yielded already
-            yielded = True
-            if self._yield_step(watched, activity, rank):
-                continue
-            watched.last = self._compact(activity)
-            factor = STATUS_FACTORS.get(activity.status, 1.0)
-            now = anyio.current_time()
-            watched.not_before = min(
-                now + self.settings.poll.overdue_after * factor, watched.deadline
-            )
+        health.pushed(now, confirms_poll=watched.unconfirmed > 0)
+        if watched.unconfirmed:
+            watched.unconfirmed -= 1
         self._changed.set()
-        return yielded
+        if rank <= watched.rank:
+            return False  # a duplicate, or late: a later step was yielded already
+        watched.ranked = True
+        self._learn(watched, activity.status, now, polled=False)
+        if not self._yield_step(watched, activity, rank):
+            watched.last = self._compact(activity)
+        return True
+
+    def _learn(self, watched: _Watched, status: str, now: float, *, polled: bool) -> None:
+        """A new step of ``watched`` became known: record how long its last status lasted.
+
+        A step a poll found happened after the poll before it: it counts at the middle of
+        that span, not at its discovery (which would teach the watcher ever later polls).
+        """
+        previous = watched.last.status if watched.last is not None else ""
+        known = (watched.checked + now) / 2.0 if polled else now
+        self._silences.observe(previous, known - watched.since, ended=status in watched.stop)
+        watched.since = watched.checked = now
 
     # -- the work --
 
@@ -538,14 +622,10 @@ class _WatchJob(Job[WatchEvent]):
             self._expire(now)
             if self._input_done and not self.active:
                 return
-            while heap and (heap[0].state == _DONE or heap[0].not_before > heap[0].due):
-                watched = heapq.heappop(heap)  # timed out while it waited, or a push came
-                if watched.state != _DONE:
-                    watched.due = watched.not_before
-                    heapq.heappush(heap, watched)
-            wake = math.inf
+            wake = self._check_pushes(now)
+            self._settle_top(now)
             if self._deadlines:
-                wake = self._deadlines[0][0] + self.settings.poll.deadline_grace
+                wake = min(wake, self._deadlines[0][0] + self.settings.poll.deadline_grace)
             if len(outbox) >= MAX_BUFFERED_EVENTS:
                 with anyio.move_on_at(wake):
                     await outbox.wait_popped()
@@ -570,13 +650,119 @@ class _WatchJob(Job[WatchEvent]):
             self._tg.start_soon(self._poll, watched)
             have_token = False
 
+    def _settle_top(self, now: float) -> None:
+        """Drop finished messages from the top of the heap; put back those not due after all.
+
+        A due time is an early guess: a push, or a silence curve learned since, may move it.
+        """
+        heap = self._heap
+        while heap:
+            top = heap[0]
+            if top.state == _DONE:
+                heapq.heappop(heap)
+            elif top.due <= now and not self._fallback and (due := self._gap_due(top, now)) > now:
+                top.due = due
+                heapq.heapreplace(heap, top)
+            else:
+                return
+
+    def _check_pushes(self, now: float) -> float:
+        """Switch between gap filling and plain polling by the pushes' health.
+
+        Returns:
+            When to look again (`math.inf`: not before something changes).
+        """
+        health = self._health
+        if health is None:
+            return math.inf
+        poll = self.settings.poll
+        suspicious = health.quiet_since(2.0 * poll.min_interval)
+        if now < suspicious:
+            self._fallback = False
+            return suspicious
+        if self._fallback:
+            return math.inf  # a push ends it (push() wakes the scheduler)
+        if now < self._next_health_check:
+            return self._next_health_check
+        self._next_health_check = now + poll.min_interval / 2
+        if self._deliveries_stopped(now, health):
+            self._fallback = True
+            self._replan_polling(now)
+            return math.inf
+        return self._next_health_check
+
+    def _deliveries_stopped(self, now: float, health: PushHealth) -> bool:
+        """Whether enough messages should have ended since the last push to call it stopped."""
+        heap = self._heap
+        if not heap:
+            return False
+        step = max(1, len(heap) // _HEALTH_SAMPLE)
+        expected, learned = 0.0, False
+        for watched in heap[::step]:
+            if watched.state != _WAITING:
+                continue
+            curve = self._silences.curve(watched.last.status if watched.last else "")
+            if curve is None:
+                continue
+            learned = True
+            at_push = max(0.0, health.last_push - watched.since)
+            expected += expected_endings(curve, at_push, now - watched.since) * step
+        if not learned:  # nothing learned yet: the long silence alone decides
+            return True
+        return expected * (1.0 - health.loss) >= DEAD_EXPECTED
+
+    def _replan_polling(self, now: float) -> None:
+        """Pushes stopped: every message is due at its plain polling cadence again."""
+        poll = self.settings.poll
+        for watched in self._heap:
+            if watched.state == _WAITING:
+                interval = min(watched.interval, poll.max_interval)
+                watched.due = min(watched.due, max(now, watched.checked + interval))
+        heapq.heapify(self._heap)
+
+    def _gap_due(self, watched: _Watched, now: float) -> float:
+        """When to poll a message the pushes cover (see `sentdm_async._gapfill`)."""
+        poll = self.settings.poll
+        status = watched.last.status if watched.last is not None else ""
+        ceiling = poll.overdue_after * STATUS_FACTORS.get(status, 1.0)
+        if poll.gap_fill == "fixed":
+            return min(watched.checked + ceiling, watched.deadline)
+        silences = self._silences
+        rebuilt = self._rebuilt.get(status, -math.inf)
+        if silences.stale(status) and now - rebuilt >= poll.min_interval:
+            self._rebuilt[status] = now
+            silences.rebuild(status, self._waiting_silences(status, now))
+        curve = silences.curve(status)
+        assert self._health is not None  # noqa: S101 - gap filling starts with the first push
+        due = next_poll(
+            since=watched.since,
+            checked=watched.checked,
+            curve=curve,
+            loss=self._health.loss,
+            ceiling=ceiling,
+            floor=poll.min_interval,
+        )
+        if curve is None:  # not learned yet: look again once more is known (no request)
+            due = min(due, now + max(poll.min_interval, now - watched.since))
+        return min(due, watched.deadline)
+
+    def _waiting_silences(self, status: str, now: float) -> list[tuple[float, float]]:
+        """Silences of (a sample of) the messages waiting at ``status``, weighted."""
+        heap = self._heap
+        step = max(1, len(heap) // _HEALTH_SAMPLE)
+        return [
+            (now - w.since, float(step))
+            for w in heap[::step]
+            if w.state == _WAITING and (w.last.status if w.last else "") == status
+        ]
+
     def _expire(self, now: float) -> None:
         """Time out the messages whose deadline (plus grace) passed while they waited."""
         deadlines = self._deadlines
         grace = self.settings.poll.deadline_grace
         while deadlines and deadlines[0][0] + grace <= now:
-            _, _, watched = heapq.heappop(deadlines)
-            if watched.state == _WAITING:
+            deadline, _, watched = heapq.heappop(deadlines)
+            if watched.state == _WAITING and deadline == watched.deadline:  # not replaced by add
                 self._time_out(watched)
             # _POLLING: its own cancel scope ends at the same instant; _DONE: nothing to do
 
@@ -615,13 +801,8 @@ class _WatchJob(Job[WatchEvent]):
     def _end(self, watched: _Watched, event: WatchEvent) -> None:
         watched.state = _DONE
         self._emit(event)
-        index = self._index
-        if index is not None:
-            targets = index.get(watched.message_id)
-            if targets is not None and watched in targets:
-                targets.remove(watched)
-                if not targets:
-                    del index[watched.message_id]
+        if self._by_id.get(watched.message_id) is watched:
+            del self._by_id[watched.message_id]
 
     def _yield_step(self, watched: _Watched, activity: Activity, rank: int | None) -> bool:
         """Yield one new step of ``watched``; return whether it ended the watch."""
@@ -645,15 +826,25 @@ class _WatchJob(Job[WatchEvent]):
         activities = log.activities
         fresh = len(activities) - watched.seen
         poll = self.settings.poll
+        now = anyio.current_time()
         if fresh > 0:
-            pushing = self._index is not None
+            missed = 0
             for activity in reversed(activities[:fresh]):
                 watched.seen += 1
                 rank = STATUS_RANK.get(activity.status)
-                if pushing and rank is not None and rank <= watched.rank:
+                if watched.ranked and rank is not None and rank <= watched.rank:
                     continue  # a push yielded it, or a later step, already
+                if activity.status not in NOT_PUSHED:
+                    missed += 1
+                if rank is not None:
+                    self._learn(watched, activity.status, now, polled=True)
                 if self._yield_step(watched, activity, rank):
-                    return
+                    break
+            if self._health is not None and missed:
+                self._health.missed_steps(missed)
+                watched.unconfirmed += missed
+            if watched.state == _DONE:
+                return
             latest = activities[0]
             watched.last = self._compact(latest)
             watched.interval = poll.min_interval * STATUS_FACTORS.get(latest.status, 1.0)
@@ -662,6 +853,7 @@ class _WatchJob(Job[WatchEvent]):
                 watched.interval = max(watched.interval, wait)
         else:
             watched.interval = min(poll.max_interval, watched.interval * poll.multiplier)
+        watched.checked = now
         self._reschedule(watched)
 
     def _after_error(self, watched: _Watched, exc: SentError) -> None:
@@ -689,14 +881,12 @@ class _WatchJob(Job[WatchEvent]):
             self._time_out(watched)
             return
         poll = self.settings.poll
-        interval = watched.interval
-        if self._index is not None:  # pushes flow: poll only after a silence longer than likely
-            last = watched.last.status if watched.last is not None else ""
-            interval = max(interval, poll.overdue_after * STATUS_FACTORS.get(last, 1.0))
         spread = 1.0 + poll.jitter * (2.0 * self._rand() - 1.0)
         # The last poll lands on the deadline, so a message that finished just in time is seen.
-        watched.due = min(now + interval * spread, watched.deadline)
+        watched.due = min(now + watched.interval * spread, watched.deadline)
         watched.state = _WAITING
+        if not self._fallback:  # pushes flow: poll only once a lost push is likely
+            watched.due = self._gap_due(watched, now)
         heapq.heappush(self._heap, watched)
 
     def _compact(self, activity: Activity) -> Activity:
@@ -778,7 +968,10 @@ class Watcher(Handle[WatchEvent]):
     ) -> None:
         """Start watching ``message_id``; its first poll comes within ``jitter x min_interval``.
 
-        Adding an id twice watches it twice. Needs a running event loop (it starts polling).
+        Idempotent: adding an id that is being watched changes nothing, except the ``until``
+        and ``timeout`` given here (a new timeout counts from now), so an app can re-add its
+        unfinished rows after a crash. An id whose watch ended is watched anew. Needs a
+        running event loop (it starts polling).
 
         Args:
             message_id: The message to watch.
@@ -795,6 +988,10 @@ class Watcher(Handle[WatchEvent]):
         """
         self._job.add(message_id, until=until, timeout=timeout)
 
+    def __contains__(self, message_id: object) -> bool:
+        """Whether ``message_id`` is being watched (added, not done yet)."""
+        return message_id in self._job
+
     def finish(self) -> None:
         """Say that no more ids will be added: iteration ends when every message is done."""
         self._job.finish()
@@ -804,14 +1001,22 @@ class Watcher(Handle[WatchEvent]):
 
         Take it after you have handled the events you read (e.g. with your own commit); a
         watcher given it by `restore`, in this process or another, goes on without yielding
-        again a step you already read, and yields the unread ones. Deadlines are kept as wall
-        time, so the time a restart takes counts against them. msgpack, about 60 bytes a
-        message.
+        again a step you already read, however it came (push or poll), nor one before it in
+        the lifecycle, and yields the unread ones. Deadlines are kept as wall time, so the
+        time a restart takes counts against them. msgpack, about 60 bytes a message.
+
+        A crash without a checkpoint costs this: steps read since the last checkpoint come
+        again after `restore`, and ids added since it are not in it (add them again: `add`
+        is idempotent). What the silence curves and push health learned is not kept.
         """
         return self._job.checkpoint()
 
     def restore(self, data: bytes) -> int:
         """Watch every message of a `checkpoint` (this watcher's defaults for the rest).
+
+        A message saved without its own ``until`` or deadline gets this watcher's ``until``
+        and ``timeout`` (counted from now). A message this watcher already watches keeps
+        its live watch.
 
         Returns:
             How many messages were restored.
@@ -829,9 +1034,10 @@ class Watcher(Handle[WatchEvent]):
         `webhooks.aiohttp_handler` and `webhooks.asgi_app` do, given the watcher as target).
         Each step is yielded once per message whether it came by push, poll or both, and never
         after a later step: a duplicated or late delivery, or a step a later push overtook, is
-        dropped (Sent's own guide ranks statuses the same way). From the first push on, a
-        message is polled only after `PollPolicy.overdue_after` (times its status factor)
-        without news, so a lost delivery, even the terminal one, is still found by a poll.
+        dropped (Sent's own guide ranks statuses the same way). From the first push on, polls
+        only fill gaps: a message is polled once its silence makes a lost delivery likely
+        (`PollPolicy.gap_fill`), so a lost delivery, even the terminal one, is still found;
+        if deliveries stop, the watcher polls at its plain cadence until they return.
 
         Returns:
             Whether the event yielded a step: ``False`` for other families, unwatched

@@ -12,12 +12,14 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
+import anyio
 from aiohttp import web
 
 from .._client import AsyncSent
-from .._watch import PollPolicy
+from .._watch import PollPolicy, Watcher
+from ..simulator._model import OutcomeMix
 from ..webhooks import aiohttp_handler
 
 if TYPE_CHECKING:
@@ -59,52 +61,64 @@ class PassResult:
 
 
 async def watch_pass(
-    *, messages: int, speed: float, seed: int, push: bool, drop: float = 0.0, label: str = ""
+    *,
+    messages: int,
+    speed: float,
+    seed: int,
+    push: bool,
+    drop: float = 0.0,
+    label: str = "",
+    mix: OutcomeMix | None = None,
+    die_after: float | None = None,
+    expect_pushes: bool = False,
+    gap_fill: Literal["adaptive", "fixed"] = "adaptive",
 ) -> PassResult:
-    """Watch ``messages`` new messages to the end, by polling or push+poll, and measure it."""
+    """Watch ``messages`` new messages to the end, by polling or push+poll, and measure it.
+
+    Args:
+        messages: How many new messages to watch.
+        speed: How much faster than real time the simulator's clock runs (the policy likewise).
+        seed: The simulator's seed (the same lifecycles for the same seed).
+        push: Mount a receiver and push the simulator's webhooks into the watcher.
+        drop: Share of deliveries lost.
+        label: The run's name in the report.
+        mix: Outcomes and delivery delays (the simulator's default if ``None``).
+        die_after: Simulated seconds after which every delivery is lost (the endpoint died).
+        expect_pushes: Tell the watcher pushes will come (no polls before the first one).
+        gap_fill: The watcher's `PollPolicy.gap_fill`.
+    """
     from ..simulator import Simulator
     from ..simulator._webhooks import WebhookFaults
 
     result = PassResult(label or ("push+poll" if push else "polling only"), messages)
     sim = Simulator(
-        seed=seed, speed=speed, rate_limit=max(1, int(RATE_PER_MINUTE * speed)), burst=BURST
+        seed=seed,
+        speed=speed,
+        rate_limit=max(1, int(RATE_PER_MINUTE * speed)),
+        burst=BURST,
+        mix=mix or OutcomeMix(),
     )
     poll = PollPolicy(
         min_interval=1.0 / speed,
         max_interval=30.0 / speed,
         not_found_grace=30.0 / speed,
         overdue_after=60.0 / speed,
+        gap_fill=gap_fill,
     )
     async with sim, AsyncSent(api_key=sim.api_key, base_url=sim.base_url) as client:
-        watcher = client.messages.watcher(poll=poll, timeout=TIMEOUT / speed)
+        watcher = client.messages.watcher(
+            poll=poll, timeout=TIMEOUT / speed, expect_pushes=expect_pushes and push
+        )
         runner: web.AppRunner | None = None
+        alive = [True]
         if push:
-            secret: dict[str, str] = {}
-            handlers: list[object] = []
-
-            def target(event: WebhookEvent) -> None:
-                result.pushes += 1
-                watcher.push(event)
-
-            async def receive(request: web.Request) -> web.StreamResponse:
-                if not handlers:
-                    handlers.append(aiohttp_handler(secret["value"], target))
-                response: web.StreamResponse = await handlers[0](request)  # type: ignore[operator]
-                return response
-
-            app = web.Application()
-            app.router.add_post("/hooks", receive)
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            host, port = runner.addresses[0][:2]
-            endpoint = await client.webhooks.create(endpoint_url=f"http://{host}:{port}/hooks")
-            secret["value"] = endpoint.signing_secret or ""
+            runner = await _mount_receiver(client, watcher, result, alive)
             sim.webhooks.faults = WebhookFaults(drop=drop)
         before = sim.stats.by_route["activities"]
         try:
-            async with watcher:
+            async with watcher, anyio.create_task_group() as tg:
+                if push and die_after is not None:
+                    tg.start_soon(_kill_endpoint, alive, die_after / speed)
                 for message_id in sim.create_messages(messages):
                     watcher.add(message_id)
                 watcher.finish()
@@ -117,9 +131,47 @@ async def watch_pass(
                     ended = sim.terminal_at(event.message_id)
                     if ended is not None:
                         result.delays.append(max(0.0, time.monotonic() - ended) * speed)
+                tg.cancel_scope.cancel()
         finally:
             if runner is not None:
                 await runner.cleanup()
         result.requests = sim.stats.by_route["activities"] - before
         result.rate_limited = sim.stats.rate_limited
     return result
+
+
+async def _mount_receiver(
+    client: AsyncSent, watcher: Watcher, result: PassResult, alive: list[bool]
+) -> web.AppRunner:
+    """Serve a receiver pushing into ``watcher`` and register it with the simulator."""
+    secret: dict[str, str] = {}
+    handlers: list[object] = []
+
+    def target(event: WebhookEvent) -> None:
+        result.pushes += 1
+        watcher.push(event)
+
+    async def receive(request: web.Request) -> web.StreamResponse:
+        if not alive[0]:
+            return web.Response(status=503)
+        if not handlers:
+            handlers.append(aiohttp_handler(secret["value"], target))
+        response: web.StreamResponse = await handlers[0](request)  # type: ignore[operator]
+        return response
+
+    app = web.Application()
+    app.router.add_post("/hooks", receive)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    endpoint = await client.webhooks.create(endpoint_url=f"http://{host}:{port}/hooks")
+    secret["value"] = endpoint.signing_secret or ""
+    return runner
+
+
+async def _kill_endpoint(alive: list[bool], after: float) -> None:
+    """After ``after`` real seconds, the endpoint answers every delivery with 503 (it died)."""
+    await anyio.sleep(after)
+    alive[0] = False

@@ -75,6 +75,8 @@ class OutcomeMix(msgspec.Struct, frozen=True, kw_only=True):
         filtered: QUEUED -> PROCESSED -> FILTERED.
         no_receipt: ... -> SENT and never anything after.
         whatsapp_share: probability (0..1) that an auto-channel ("sent") message goes on WhatsApp.
+        delivery_median: median of the lognormal delay from SENT to DELIVERED (simulated s).
+        delivery_sigma: its shape (the log's standard deviation): 1.0 puts p90 at 3.6 x median.
     """
 
     delivered: float = 0.62
@@ -84,11 +86,18 @@ class OutcomeMix(msgspec.Struct, frozen=True, kw_only=True):
     filtered: float = 0.03
     no_receipt: float = 0.08
     whatsapp_share: float = 0.4
+    delivery_median: float = math.exp(_DELIVERY_MU)
+    delivery_sigma: float = _DELIVERY_SIGMA
 
     def __post_init__(self) -> None:
         weights = self.weights()
         if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
             msg = f"outcome weights must be finite, >= 0 and not all zero, got {weights}"
+            raise ValueError(msg)
+        if not (self.delivery_median > 0 and self.delivery_sigma >= 0) or not math.isfinite(
+            self.delivery_median * self.delivery_sigma
+        ):
+            msg = "delivery_median must be > 0 and delivery_sigma >= 0, both finite"
             raise ValueError(msg)
         if not 0.0 <= self.whatsapp_share <= 1.0:
             msg = f"whatsapp_share must be within 0..1, got {self.whatsapp_share}"
@@ -104,6 +113,11 @@ class OutcomeMix(msgspec.Struct, frozen=True, kw_only=True):
             self.filtered,
             self.no_receipt,
         )
+
+    @property
+    def delivery(self) -> tuple[float, float]:
+        """``(mu, sigma)`` of the SENT -> DELIVERED delay, for `plan_lifecycle`."""
+        return (math.log(self.delivery_median), self.delivery_sigma)
 
     def draw(self, rng: random.Random) -> str:
         """Draw one outcome name with probability proportional to its weight."""
@@ -152,7 +166,12 @@ def format_ts(dt: datetime, digit: int) -> str:
 
 
 def plan_lifecycle(
-    rng: random.Random, outcome: str, channel: str, *, release: float | None = None
+    rng: random.Random,
+    outcome: str,
+    channel: str,
+    *,
+    release: float | None = None,
+    delivery: tuple[float, float] = (_DELIVERY_MU, _DELIVERY_SIGMA),
 ) -> list[Step]:
     """Plan a message's activities, oldest first.
 
@@ -162,6 +181,7 @@ def plan_lifecycle(
         channel: ``"sms"`` or ``"whatsapp"`` (checked by the caller).
         release: for scheduled messages, simulated seconds after creation at which the message
             is released; the lifecycle continues from that instant. None: send immediately.
+        delivery: ``(mu, sigma)`` of the lognormal SENT -> DELIVERED delay.
 
     Returns:
         The steps; a terminal outcome ends with its terminal status, ``no_receipt`` with SENT.
@@ -198,7 +218,7 @@ def plan_lifecycle(
         return steps
     if outcome == "failed":
         return end("FAILED", t + rng.uniform(2.0, 90.0))
-    delay = rng.lognormvariate(_DELIVERY_MU, _DELIVERY_SIGMA)
+    delay = rng.lognormvariate(*delivery)
     t = min(t + max(delay, 0.1), base + _DELIVERY_CAP)
     steps.append(Step(t, "DELIVERED", digit(10)))
     if outcome == "read" and channel == "whatsapp":

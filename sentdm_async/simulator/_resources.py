@@ -193,7 +193,8 @@ class ResourceRoutes:
             raise RefusedError(409, "BUSINESS_006", f"Message is {current} and cannot be resent")
         age = self._sim._age(message)
         sim = self._sim
-        fresh = plan_lifecycle(self._rng, sim.mix.draw(self._rng), message.channel)
+        outcome = sim.mix.draw(self._rng)
+        fresh = plan_lifecycle(self._rng, outcome, message.channel, delivery=sim.mix.delivery)
         shifted = [s._replace(offset=age + s.offset) for s in fresh]
         message.replace_steps([*message.steps[:count], *shifted])
         return 200, self._status_body(message, count + 1)

@@ -192,7 +192,7 @@ class Simulator:
         release = None
         if scheduled_at is not None:
             release = (scheduled_at - now_wall).total_seconds()
-        steps = plan_lifecycle(rng, outcome, channel, release=release)
+        steps = plan_lifecycle(rng, outcome, channel, release=release, delivery=self.mix.delivery)
         if message_id is None:
             message_id = new_uuid(rng)
         elif message_id in self._messages:

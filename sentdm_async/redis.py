@@ -24,19 +24,26 @@ How it works:
   ``Remaining`` of 0 pauses until ``reset_after``.
 - **Keys** are per account: a hash of the API key (never the key) under one hash tag,
   ``{sentdm:<hash>}:...``, so they live in one slot of a Redis cluster.
-- **Redis down.** A connection error or timeout switches to a local `TokenBucket` at
+- **Redis down.** Any failure of a Redis call switches to a local `TokenBucket` at
   ``fallback_share`` of the rate (a quarter by default, so four processes falling back together
-  stay near the limit), with a WARNING log; Redis is tried again every ``retry_interval``
-  seconds and, once it answers, used again with an INFO log. Never unlimited, never silent.
+  stay near the limit): a connection error, an error reply (``READONLY`` after a failover,
+  ``OOM``, ``MISCONF``, ``NOPERM``, a bad db index: a Redis that cannot book a slot is as good
+  as down), or no answer within ``timeout`` (a hung or paused Redis). A WARNING is logged (at
+  most one a minute, however often Redis flaps); Redis is tried again every ``retry_interval``
+  seconds, by one caller while the others keep to the local budget, and, once it answers, used
+  again with an INFO log. Never unlimited, never silent, never an error to the caller.
+- **Timeouts.** Every call is bounded by ``timeout`` (`DEFAULT_REDIS_TIMEOUT`, 1 s), whatever the
+  client's own settings: redis-py 5.x to 7.x give a client from a URL no socket timeout at all,
+  so a paused Redis would hang every caller. A client built here from a URL also gets that
+  socket and connect timeout (a ``?socket_timeout=`` in the URL wins).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import anyio
 import msgspec
@@ -46,6 +53,8 @@ from .errors import SentError
 from .webhooks import WebhookError, parse
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from redis.asyncio import Redis
 
     from ._watch import Watcher
@@ -59,8 +68,15 @@ logger = logging.getLogger("sentdm_async.redis")
 DEFAULT_RETRY_INTERVAL: Final = 5.0
 #: Share of the rate the local fallback allows while Redis is unreachable.
 DEFAULT_FALLBACK_SHARE: Final = 0.25
+#: Seconds one Redis call may take before Redis counts as down (also the socket timeouts of a
+#: client made from a URL).
+DEFAULT_REDIS_TIMEOUT: Final = 1.0
 #: Longest pause accepted (seconds), like `TokenBucket`.
 _MAX_PAUSE: Final = 86_400.0
+#: Least seconds between two WARNING lines about Redis going away (a flapping Redis).
+_WARN_EVERY: Final = 60.0
+
+_T = TypeVar("_T")
 
 # KEYS: tat, server interval. ARGV: interval µs, tolerance µs, mode, seconds (pause).
 # Returns the µs to wait (reserve), or 0. Keys expire once the schedule is idle long enough.
@@ -113,10 +129,12 @@ class RedisRateBudget:
         adaptive: Follow the server's ``X-RateLimit-*`` headers (never faster than the rate).
         fallback_share: Share of the rate the local fallback allows while Redis is down.
         retry_interval: Seconds between attempts to reach Redis again while falling back.
+        timeout: Seconds one Redis call may take before Redis counts as down; also the socket
+            and connect timeout of a client made here from a URL.
 
     Raises:
         SentError: The ``redis`` extra is not installed.
-        ValueError: A rate, burst or share out of range.
+        ValueError: A rate, burst, share, interval or timeout out of range.
     """
 
     def __init__(
@@ -129,6 +147,7 @@ class RedisRateBudget:
         adaptive: bool = True,
         fallback_share: float = DEFAULT_FALLBACK_SHARE,
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
     ) -> None:
         try:
             import redis.asyncio as aioredis
@@ -144,12 +163,19 @@ class RedisRateBudget:
             raise ValueError(f"fallback_share must be within (0, 1], got {fallback_share!r}")
         if not (isinstance(retry_interval, int | float) and retry_interval > 0):
             raise ValueError(f"retry_interval must be > 0, got {retry_interval!r}")
+        _check_timeout(timeout)
         self._owns_redis = isinstance(redis, str)
-        self._redis: Redis = aioredis.from_url(redis) if isinstance(redis, str) else redis
+        self._redis: Redis = (
+            aioredis.from_url(redis, socket_timeout=timeout, socket_connect_timeout=timeout)
+            if isinstance(redis, str)
+            else redis
+        )
+        self._timeout = float(timeout)
+        # Every RedisError: error replies (ResponseError) included, see the module docstring.
         self._errors: tuple[type[BaseException], ...] = (
-            redis_errors.ConnectionError,
-            redis_errors.TimeoutError,
+            redis_errors.RedisError,
             OSError,
+            TimeoutError,
         )
         self._script = self._redis.register_script(_SCRIPT)
         tag = account_tag(api_key)
@@ -163,6 +189,9 @@ class RedisRateBudget:
         self._fallback = TokenBucket(rate_per_minute * fallback_share, burst=1)
         self._retry_interval = retry_interval
         self._down_until = -math.inf  # while Redis is considered down (anyio clock)
+        self._probing = False  # one caller is trying Redis again; the others keep to the fallback
+        self._warned_at = -math.inf  # when the last WARNING was logged
+        self._loud = False  # whether this outage was logged at WARNING (then its end at INFO)
         #: Whether the last operation used the local fallback (Redis unreachable).
         self.falling_back = False
 
@@ -181,28 +210,51 @@ class RedisRateBudget:
         return list(self._keys)
 
     async def _run(self, mode: str, seconds: float = 0.0) -> int | None:
-        """Run the script; ``None`` when Redis is unreachable (the fallback applies)."""
-        now = anyio.current_time()
-        if now < self._down_until:
-            return None
+        """Run the script; ``None`` when Redis is down (the fallback applies)."""
         args = [f"{self._interval_us:.0f}", f"{self._tolerance_us:.0f}", mode, f"{seconds:.6f}"]
-        try:
-            result = await self._script(keys=self._keys, args=args)
-        except self._errors as exc:
-            self._down_until = anyio.current_time() + self._retry_interval
-            if not self.falling_back:
-                self.falling_back = True
-                logger.warning(
-                    "Redis unreachable (%s): using a local budget at %g requests/min until it "
-                    "answers again",
-                    type(exc).__name__,
-                    self._fallback.rate_per_minute,
-                )
+        result = await self._call(lambda: self._script(keys=self._keys, args=args))
+        return None if result is None else int(result)
+
+    async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T | None:
+        """Run one Redis command within ``timeout``; ``None`` when Redis is down or failed."""
+        if anyio.current_time() < self._down_until or self._probing:
             return None
+        probe = self._probing = self.falling_back
+        try:
+            with anyio.fail_after(self._timeout):
+                result = await command()
+        except self._errors as exc:
+            self._went_down(exc)
+            return None
+        finally:
+            if probe:
+                self._probing = False
         if self.falling_back:
             self.falling_back = False
-            logger.info("Redis answers again: back to the shared budget")
-        return int(result)
+            level = logging.INFO if self._loud else logging.DEBUG
+            logger.log(level, "Redis answers again: back to the shared budget")
+        return result
+
+    def _went_down(self, exc: BaseException) -> None:
+        now = anyio.current_time()
+        self._down_until = now + self._retry_interval
+        if self.falling_back:
+            return
+        self.falling_back = True
+        # One WARNING a minute at most: a Redis flapping every retry_interval stays readable.
+        self._loud = now - self._warned_at >= _WARN_EVERY
+        if self._loud:
+            self._warned_at = now
+        reason = str(exc)[:200] or f"no answer within {self._timeout:g} s"
+        logger.log(
+            logging.WARNING if self._loud else logging.DEBUG,
+            "Redis unusable (%s: %s): using a local budget at %g requests/min, trying Redis "
+            "again every %g s",
+            type(exc).__name__,
+            reason,
+            self._fallback.rate_per_minute,
+            self._retry_interval,
+        )
 
     async def reserve(self) -> float:
         """Book the next slot and return the seconds to wait for it (0 on the fallback).
@@ -236,8 +288,7 @@ class RedisRateBudget:
 
     async def _set_server_interval(self, server_us: float) -> None:
         # If Redis is down, the fallback below still learns the server's rate.
-        with contextlib.suppress(*self._errors):
-            await self._redis.set(self._keys[1], f"{server_us:.0f}", ex=3600)
+        await self._call(lambda: self._redis.set(self._keys[1], f"{server_us:.0f}", ex=3600))
         per_minute = 60e6 / max(server_us, self._interval_us) * self._share
         if per_minute != self._fallback.rate_per_minute:
             self._fallback = TokenBucket(per_minute, burst=1)
@@ -353,6 +404,11 @@ class WebhookRelay:
         """Close the Redis client if this relay created it from a URL."""
         if self._owns_redis:
             await self._redis.aclose()
+
+
+def _check_timeout(timeout: object) -> None:
+    if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
 
 
 def _text(value: object) -> str:

@@ -6,13 +6,16 @@ so ``make test`` needs nothing but pip on a fresh machine.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -78,3 +81,14 @@ class RedisServer:
         if process is not None and process.poll() is None:
             process.kill()  # a crash, not a clean shutdown: what the fallback must survive
             process.wait(timeout=10)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP the server (a hung Redis: connections open, no answer); SIGCONT on leaving."""
+        process = self._process
+        assert process is not None, "the server is not running"
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)

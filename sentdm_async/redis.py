@@ -40,9 +40,14 @@ How it works:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import itertools
 import logging
 import math
+import random
+from collections import deque
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import anyio
@@ -50,7 +55,7 @@ import msgspec
 
 from ._budget import AUTO_HEADROOM, DEFAULT_RATE_PER_MINUTE, TokenBucket
 from .errors import SentError
-from .webhooks import WebhookError, parse
+from .webhooks import TargetUnavailableError, WebhookError, parse
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -71,6 +76,14 @@ DEFAULT_FALLBACK_SHARE: Final = 0.25
 #: Seconds one Redis call may take before Redis counts as down (also the socket timeouts of a
 #: client made from a URL).
 DEFAULT_REDIS_TIMEOUT: Final = 1.0
+#: Webhook events a relay keeps in memory while Redis is down (beyond them: 503).
+DEFAULT_SPOOL: Final = 10_000
+#: Longest wait (seconds) between two attempts of a relay to reach Redis again.
+DEFAULT_RECONNECT_MAX: Final = 5.0
+#: ``Retry-After`` (seconds) a receiver answers while the relay's spool is full.
+SPOOL_FULL_RETRY_AFTER: Final = 30.0
+_RECONNECT_FIRST: Final = 0.05
+_FLUSH_BATCH: Final = 256
 #: Longest pause accepted (seconds), like `TokenBucket`.
 _MAX_PAUSE: Final = 86_400.0
 #: Least seconds between two WARNING lines about Redis going away (a flapping Redis).
@@ -316,12 +329,40 @@ class WebhookRelay:
     it already yielded). The stream is trimmed to about ``maxlen`` events; a consumer restarted
     with the `last_id` it had reached gets what it missed within that window.
 
+    **Redis down.** Answering a delivery with an error while Redis is away would have the sender
+    retry it a few times, then count it as failed, and 10 failed events in a row disable the
+    endpoint: no push at all afterwards, even once Redis is back. So `publish` keeps the event
+    in a bounded local spool instead (in memory, in arrival order) and the receiver answers
+    2xx; a background flush writes the spool to the stream as soon as Redis answers, before any
+    newer event (later events join the spool while it is not empty). Only beyond ``spool``
+    events does `publish` raise `TargetUnavailableError`, which the receivers answer with 503
+    and ``Retry-After``: the sender keeps the event and retries. What this costs: spooled events
+    live in this process's memory, so a crash of the receiving process during an outage loses
+    them; a flush cut off by a connection loss may write a batch twice (the watcher drops a
+    step it already yielded). One WARNING when spooling starts, one INFO when the spool is
+    written out. "Down" is any Redis failure, an error reply (``OOM``, ``READONLY``) included,
+    or no answer within ``timeout``.
+
+    `feed` survives outages too: on any Redis failure it logs one WARNING, retries with capped,
+    jittered backoff (up to ``reconnect_max`` seconds between attempts) and resumes from the
+    last id it handed over, so nothing that stays in the stream is lost; one INFO line when it
+    reads again. A Redis restarted without persistence comes back with an empty stream: events
+    that were in the stream but not yet read are gone with it (events still spooled by a
+    receiver are not: they are written to the new stream and read from there).
+
     Args:
         redis: A ``redis.asyncio.Redis`` client, or a URL for one.
         api_key: The account's key (only its hash names the stream).
         maxlen: Events kept in the stream (approximately, unless ``exact_trim``).
         exact_trim: Trim to exactly ``maxlen`` (slower; approximate trimming is Redis's cheap
             default, keeping up to one macro node more).
+        spool: Most events kept in memory while Redis is down (0: none, every delivery is
+            answered 503 while Redis is down).
+        timeout: Seconds a write may take before Redis counts as down; a read may take ``block``
+            more. A client made here from a URL gets it as its connect timeout; its socket
+            timeout is left unset, since the relay bounds every call itself (a blocking read
+            would trip a socket timeout shorter than ``block``).
+        reconnect_max: Longest wait, in seconds, between two attempts to reach Redis again.
     """
 
     def __init__(
@@ -331,32 +372,125 @@ class WebhookRelay:
         *,
         maxlen: int = 100_000,
         exact_trim: bool = False,
+        spool: int = DEFAULT_SPOOL,
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
+        reconnect_max: float = DEFAULT_RECONNECT_MAX,
     ) -> None:
         import redis.asyncio as aioredis
+        from redis import exceptions as redis_errors
 
         if not isinstance(maxlen, int) or maxlen < 1:
             raise ValueError(f"maxlen must be an int >= 1, got {maxlen!r}")
+        if not isinstance(spool, int) or spool < 0:
+            raise ValueError(f"spool must be an int >= 0, got {spool!r}")
+        _check_timeout(timeout)
+        if not (isinstance(reconnect_max, int | float) and 0 < reconnect_max < math.inf):
+            raise ValueError(
+                f"reconnect_max must be a number of seconds > 0, got {reconnect_max!r}"
+            )
         self._owns_redis = isinstance(redis, str)
-        self._redis: Redis = aioredis.from_url(redis) if isinstance(redis, str) else redis
+        self._redis: Redis = (
+            aioredis.from_url(redis, socket_connect_timeout=timeout, socket_timeout=None)
+            if isinstance(redis, str)
+            else redis
+        )
+        self._errors: tuple[type[BaseException], ...] = (
+            redis_errors.RedisError,
+            OSError,
+            TimeoutError,
+        )
         self.stream = f"{account_tag(api_key)}:webhooks"
         self._maxlen = maxlen
         self._approximate = not exact_trim
+        self._timeout = float(timeout)
+        self._reconnect_max = float(reconnect_max)
+        self._spool: deque[bytes] = deque()
+        self._spool_max = spool
+        self._flusher: asyncio.Task[None] | None = None
+        self._full_warned_at = -math.inf
         #: The id of the last stream entry `feed` handed over ("$" before the first).
         self.last_id = "$"
 
-    async def publish(self, event: WebhookEvent) -> str:
-        """Append a verified event to the stream; return its stream id."""
-        entry_id = await self._redis.xadd(
-            self.stream,
-            {"event": msgspec.json.encode(event)},
-            maxlen=self._maxlen,
-            approximate=self._approximate,
-        )
-        return _text(entry_id)
+    @property
+    def spooled(self) -> int:
+        """Events kept in memory, waiting for Redis to answer again."""
+        return len(self._spool)
+
+    async def publish(self, event: WebhookEvent) -> str | None:
+        """Append a verified event to the stream; return its stream id, ``None`` if spooled.
+
+        Raises:
+            TargetUnavailableError: Redis is down and the spool is full (receivers answer 503).
+        """
+        data = msgspec.json.encode(event)
+        if not self._spool:  # else behind the spooled events, to keep their order
+            try:
+                with anyio.fail_after(self._timeout):
+                    return _text(await self._xadd(self._redis, data))
+            except self._errors as exc:
+                if self._spool_max:
+                    logger.warning(
+                        "Redis unusable (%s: %s): keeping webhook events in memory (up to %d) "
+                        "until it answers",
+                        type(exc).__name__,
+                        str(exc)[:200] or f"no answer within {self._timeout:g} s",
+                        self._spool_max,
+                    )
+        self._keep(data)
+        return None
 
     async def push(self, event: WebhookEvent) -> None:
-        """The receivers' hand-over: `publish` (the delivery is acknowledged once in Redis)."""
+        """The receivers' hand-over: `publish` (2xx once in Redis or in the spool)."""
         await self.publish(event)
+
+    def _xadd(self, client: Any, data: bytes) -> Awaitable[Any]:
+        return cast(
+            "Awaitable[Any]",
+            client.xadd(
+                self.stream, {"event": data}, maxlen=self._maxlen, approximate=self._approximate
+            ),
+        )
+
+    def _keep(self, data: bytes) -> None:
+        if len(self._spool) >= self._spool_max:
+            now = anyio.current_time()
+            if now - self._full_warned_at >= _WARN_EVERY:
+                self._full_warned_at = now
+                logger.warning(
+                    "Redis unusable and %d webhook events kept in memory: answering 503 "
+                    "(Retry-After %g s) until it answers",
+                    len(self._spool),
+                    SPOOL_FULL_RETRY_AFTER,
+                )
+            raise TargetUnavailableError(
+                f"Redis is unusable and the relay's spool is full ({len(self._spool)} events)",
+                retry_after=SPOOL_FULL_RETRY_AFTER,
+            )
+        self._spool.append(data)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_until_empty())
+
+    async def _flush_until_empty(self) -> None:
+        backoff = _Backoff(self._reconnect_max)
+        written = 0
+        while self._spool:
+            try:
+                written += await self._write_batch()
+            except self._errors:
+                await backoff.sleep()
+        logger.info("Redis answers again: %d spooled webhook events written to the stream", written)
+
+    async def _write_batch(self) -> int:
+        """Write the oldest spooled events in one transaction; drop them once written."""
+        batch = list(itertools.islice(self._spool, _FLUSH_BATCH))
+        with anyio.fail_after(self._timeout):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for data in batch:
+                    self._xadd(pipe, data)
+                await pipe.execute()
+        for _ in batch:
+            self._spool.popleft()
+        return len(batch)
 
     async def feed(
         self,
@@ -366,7 +500,7 @@ class WebhookRelay:
         block: float = 1.0,
         count: int = 256,
     ) -> None:
-        """Push every event of the stream into ``watcher`` until cancelled.
+        """Push every event of the stream into ``watcher`` until cancelled, through outages.
 
         Args:
             watcher: The watcher to push into (`Watcher.push`).
@@ -376,34 +510,94 @@ class WebhookRelay:
             count: Most events per read.
         """
         last = start if start is not None else self.last_id
-        if last == "$":  # "now", pinned to an id so nothing published between reads is missed
-            newest = await self._redis.xrevrange(self.stream, count=1)
-            last = _text(newest[0][0]) if newest else "0-0"
+        backoff = _Backoff(self._reconnect_max)
+        outage = False
         while True:
-            answer = cast(
-                "list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]]",
-                await self._redis.xread(
-                    {self.stream: last}, count=count, block=max(1, int(block * 1000))
-                ),
-            )
-            for _, entries in answer or ():
-                for entry_id, fields in entries:
-                    last = _text(entry_id)
-                    self.last_id = last
-                    raw = fields.get(b"event", fields.get("event"))
-                    if raw is None:
-                        continue
-                    try:
-                        event = _relayed(raw)
-                    except WebhookError:
-                        logger.warning("skipped an unreadable relayed event %s", last)
-                        continue
-                    watcher.push(event)
+            try:
+                with anyio.fail_after(block + self._timeout):
+                    if last == "$":  # "now", pinned to an id: nothing published between reads
+                        last = self.last_id = await self._newest()  # is missed
+                    answer = await self._read(last, block, count)
+            except self._errors as exc:
+                if not outage:
+                    outage = True
+                    logger.warning(
+                        "relay feed: Redis unusable (%s: %s); reconnecting, to resume after %s",
+                        type(exc).__name__,
+                        str(exc)[:200] or "no answer",
+                        last,
+                    )
+                await backoff.sleep()
+                continue
+            if outage:
+                outage = False
+                backoff = _Backoff(self._reconnect_max)
+                logger.info("relay feed: Redis answers again, resuming after %s", last)
+            last = self._hand_over(answer, watcher, last)
+
+    async def _newest(self) -> str:
+        newest = await self._redis.xrevrange(self.stream, count=1)
+        return _text(newest[0][0]) if newest else "0-0"
+
+    async def _read(
+        self, last: str, block: float, count: int
+    ) -> list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]]:
+        answer = await self._redis.xread(
+            {self.stream: last}, count=count, block=max(1, int(block * 1000))
+        )
+        return cast("list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]]", answer or [])
+
+    def _hand_over(
+        self,
+        answer: list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]],
+        watcher: Watcher,
+        last: str,
+    ) -> str:
+        for _, entries in answer:
+            for entry_id, fields in entries:
+                last = self.last_id = _text(entry_id)
+                raw = fields.get(b"event", fields.get("event"))
+                if raw is None:
+                    continue
+                try:
+                    event = _relayed(raw)
+                except WebhookError:
+                    logger.warning("skipped an unreadable relayed event %s", last)
+                    continue
+                watcher.push(event)
+        return last
 
     async def aclose(self) -> None:
-        """Close the Redis client if this relay created it from a URL."""
+        """Write out the spool if Redis answers (else log what is lost); close an own client."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        with contextlib.suppress(*self._errors):
+            while self._spool:
+                await self._write_batch()
+        if self._spool:
+            logger.warning(
+                "relay closed with %d webhook events not written (Redis unusable): they are lost",
+                len(self._spool),
+            )
+            self._spool.clear()
         if self._owns_redis:
             await self._redis.aclose()
+
+
+class _Backoff:
+    """Capped, jittered waits between attempts to reach Redis again: 50 ms, doubling, to a cap."""
+
+    def __init__(self, cap: float) -> None:
+        self._cap = cap
+        self._ceiling = min(_RECONNECT_FIRST, cap)
+
+    async def sleep(self) -> None:
+        # Jitter (half to all of the ceiling) spreads many processes reconnecting at once.
+        await anyio.sleep(random.uniform(self._ceiling / 2, self._ceiling))  # noqa: S311
+        self._ceiling = min(self._ceiling * 2, self._cap)
 
 
 def _check_timeout(timeout: object) -> None:

@@ -35,11 +35,16 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """One redis-server process; `stop` and `start` again keep the port (a restart)."""
+    """One redis-server process; `stop` and `start` again keep the port (a restart).
 
-    def __init__(self, workdir: Path) -> None:
+    With ``appendonly`` every write is fsynced to an append-only file in ``workdir``, so the data
+    survives a kill and restart; without it (the default) a restart starts empty.
+    """
+
+    def __init__(self, workdir: Path, *, appendonly: bool = False) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.appendonly = appendonly
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -56,7 +61,9 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "always",
             "--dir",
             str(self.workdir),
         ]

@@ -30,8 +30,8 @@ How it works:
   ``OOM``, ``MISCONF``, ``NOPERM``, a bad db index: a Redis that cannot book a slot is as good
   as down), or no answer within ``timeout`` (a hung or paused Redis). A WARNING is logged (at
   most one a minute, however often Redis flaps); Redis is tried again every ``retry_interval``
-  seconds, by one caller while the others keep to the local budget, and, once it answers, used
-  again with an INFO log. Never unlimited, never silent, never an error to the caller.
+  seconds by a background probe that no caller waits for and, once it answers, used again with
+  an INFO log. Never unlimited, never silent, never an error to the caller.
 - **Timeouts.** Every call is bounded by ``timeout`` (`DEFAULT_REDIS_TIMEOUT`, 1 s), whatever the
   client's own settings: redis-py 5.x to 7.x give a client from a URL no socket timeout at all,
   so a paused Redis would hang every caller. A client built here from a URL also gets that
@@ -92,6 +92,7 @@ _WARN_EVERY: Final = 60.0
 _T = TypeVar("_T")
 
 # KEYS: tat, server interval. ARGV: interval µs, tolerance µs, mode, seconds (pause).
+# Modes: reserve, pause, probe.
 # Returns the µs to wait (reserve), or 0. Keys expire once the schedule is idle long enough.
 _SCRIPT: Final = """
 local t = redis.call('TIME')
@@ -121,6 +122,10 @@ if ARGV[3] == 'pause' then
   end
   return 0
 end
+-- 'probe': a write that changes nothing (a TAT in the past counts as now), to learn whether
+-- Redis takes writes again (OOM and READONLY refuse writes only).
+local ttl = math.ceil((tat - now) / 1000) + 60000
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', ttl)
 return 0
 """
 
@@ -202,7 +207,7 @@ class RedisRateBudget:
         self._fallback = TokenBucket(rate_per_minute * fallback_share, burst=1)
         self._retry_interval = retry_interval
         self._down_until = -math.inf  # while Redis is considered down (anyio clock)
-        self._probing = False  # one caller is trying Redis again; the others keep to the fallback
+        self._probe: asyncio.Task[None] | None = None  # trying Redis again, off the callers' path
         self._warned_at = -math.inf  # when the last WARNING was logged
         self._loud = False  # whether this outage was logged at WARNING (then its end at INFO)
         #: Whether the last operation used the local fallback (Redis unreachable).
@@ -229,24 +234,37 @@ class RedisRateBudget:
         return None if result is None else int(result)
 
     async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T | None:
-        """Run one Redis command within ``timeout``; ``None`` when Redis is down or failed."""
-        if anyio.current_time() < self._down_until or self._probing:
+        """Run one Redis command within ``timeout``; ``None`` when Redis is down or failed.
+
+        While falling back, no caller waits for Redis: once ``retry_interval`` has passed, a
+        background probe (one write, within ``timeout``) tries it, and the callers keep to the
+        local budget until it answers. A probe in the callers' path would stall them for
+        ``timeout`` every ``retry_interval`` while Redis hangs: slower than the fallback share.
+        """
+        if self.falling_back:
+            if anyio.current_time() >= self._down_until and (
+                self._probe is None or self._probe.done()
+            ):
+                self._probe = asyncio.get_running_loop().create_task(self._try_again())
             return None
-        probe = self._probing = self.falling_back
         try:
             with anyio.fail_after(self._timeout):
-                result = await command()
+                return await command()
         except self._errors as exc:
             self._went_down(exc)
             return None
-        finally:
-            if probe:
-                self._probing = False
-        if self.falling_back:
-            self.falling_back = False
-            level = logging.INFO if self._loud else logging.DEBUG
-            logger.log(level, "Redis answers again: back to the shared budget")
-        return result
+
+    async def _try_again(self) -> None:
+        args = [f"{self._interval_us:.0f}", f"{self._tolerance_us:.0f}", "probe", "0"]
+        try:
+            with anyio.fail_after(self._timeout):
+                await self._script(keys=self._keys, args=args)
+        except self._errors:
+            self._down_until = anyio.current_time() + self._retry_interval
+            return
+        self.falling_back = False
+        level = logging.INFO if self._loud else logging.DEBUG
+        logger.log(level, "Redis answers again: back to the shared budget")
 
     def _went_down(self, exc: BaseException) -> None:
         now = anyio.current_time()
@@ -315,7 +333,12 @@ class RedisRateBudget:
             await self._fallback.pause(seconds)
 
     async def aclose(self) -> None:
-        """Close the Redis client if this budget created it from a URL (yours stays open)."""
+        """Stop a probe of Redis; close the client if this budget created it from a URL."""
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
         if self._owns_redis:
             await self._redis.aclose()
 

@@ -340,3 +340,18 @@ async def test_a_bulk_job_gets_every_result_whatever_redis_does(
     await admin.aclose()
     assert sorted(r.message_id for r in results) == sorted(ids)
     assert all(r.error is None for r in results)
+
+
+async def test_a_flushed_script_is_loaded_again(redis_server: RedisServer, key: str) -> None:
+    """SCRIPT FLUSH (a restart, a failover to a fresh node): NOSCRIPT reloads it, no fallback."""
+    budget = RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=2)
+    admin = aioredis.from_url(redis_server.url)
+    try:
+        assert await budget.reserve() == 0.0
+        await admin.script_flush()
+        assert await budget.reserve() == 0.0
+        assert await budget.reserve() == pytest.approx(10.0, abs=1.0)  # the same schedule
+        assert not budget.falling_back
+    finally:
+        await budget.aclose()
+        await admin.aclose()

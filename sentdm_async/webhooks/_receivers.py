@@ -157,7 +157,7 @@ class Receiver:
             if inspect.isawaitable(result):
                 await result
         except TargetUnavailableError as exc:
-            logger.warning("webhook target unavailable for event %s: %s", event_id, exc)
+            logger.info("webhook target unavailable for event %s: %s", event_id, exc)  # its own log
             retry_after = f"{max(1, math.ceil(exc.retry_after))}"
             return 503, b'{"error":"the target is unavailable"}', [("Retry-After", retry_after)]
         except Exception:

@@ -24,28 +24,42 @@ How it works:
   ``Remaining`` of 0 pauses until ``reset_after``.
 - **Keys** are per account: a hash of the API key (never the key) under one hash tag,
   ``{sentdm:<hash>}:...``, so they live in one slot of a Redis cluster.
-- **Redis down.** A connection error or timeout switches to a local `TokenBucket` at
+- **Redis down.** Any failure of a Redis call switches to a local `TokenBucket` at
   ``fallback_share`` of the rate (a quarter by default, so four processes falling back together
-  stay near the limit), with a WARNING log; Redis is tried again every ``retry_interval``
-  seconds and, once it answers, used again with an INFO log. Never unlimited, never silent.
+  stay near the limit): a connection error, an error reply (``READONLY`` after a failover,
+  ``OOM``, ``MISCONF``, ``NOPERM``, a bad db index: a Redis that cannot book a slot is as good
+  as down), or no answer within ``timeout`` (a hung or paused Redis). A WARNING is logged (at
+  most one a minute, however often Redis flaps); Redis is tried again every ``retry_interval``
+  seconds by a background probe that no caller waits for and, once it answers, used again with
+  an INFO log. Never unlimited, never silent, never an error to the caller.
+- **Timeouts.** Every call is bounded by ``timeout`` (`DEFAULT_REDIS_TIMEOUT`, 1 s), whatever the
+  client's own settings: redis-py 5.x to 7.x give a client from a URL no socket timeout at all,
+  so a paused Redis would hang every caller. A client built here from a URL also gets that
+  socket and connect timeout (a ``?socket_timeout=`` in the URL wins).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Final, cast
+import random
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import anyio
 import msgspec
 
 from ._budget import AUTO_HEADROOM, DEFAULT_RATE_PER_MINUTE, TokenBucket
 from .errors import SentError
-from .webhooks import WebhookError, parse
+from .webhooks import TargetUnavailableError, WebhookError, parse
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from redis.asyncio import Redis
 
     from ._watch import Watcher
@@ -59,10 +73,26 @@ logger = logging.getLogger("sentdm_async.redis")
 DEFAULT_RETRY_INTERVAL: Final = 5.0
 #: Share of the rate the local fallback allows while Redis is unreachable.
 DEFAULT_FALLBACK_SHARE: Final = 0.25
+#: Seconds one Redis call may take before Redis counts as down (also the socket timeouts of a
+#: client made from a URL).
+DEFAULT_REDIS_TIMEOUT: Final = 1.0
+#: Webhook events a relay keeps in memory while Redis is down (beyond them: 503).
+DEFAULT_SPOOL: Final = 10_000
+#: Longest wait (seconds) between two attempts of a relay to reach Redis again.
+DEFAULT_RECONNECT_MAX: Final = 5.0
+#: ``Retry-After`` (seconds) a receiver answers while the relay's spool is full.
+SPOOL_FULL_RETRY_AFTER: Final = 30.0
+_RECONNECT_FIRST: Final = 0.05
+_FLUSH_BATCH: Final = 256
 #: Longest pause accepted (seconds), like `TokenBucket`.
 _MAX_PAUSE: Final = 86_400.0
+#: Least seconds between two WARNING lines about Redis going away (a flapping Redis).
+_WARN_EVERY: Final = 60.0
+
+_T = TypeVar("_T")
 
 # KEYS: tat, server interval. ARGV: interval µs, tolerance µs, mode, seconds (pause).
+# Modes: reserve, pause, probe.
 # Returns the µs to wait (reserve), or 0. Keys expire once the schedule is idle long enough.
 _SCRIPT: Final = """
 local t = redis.call('TIME')
@@ -92,6 +122,10 @@ if ARGV[3] == 'pause' then
   end
   return 0
 end
+-- 'probe': a write that changes nothing (a TAT in the past counts as now), to learn whether
+-- Redis takes writes again (OOM and READONLY refuse writes only).
+local ttl = math.ceil((tat - now) / 1000) + 60000
+redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', ttl)
 return 0
 """
 
@@ -113,10 +147,12 @@ class RedisRateBudget:
         adaptive: Follow the server's ``X-RateLimit-*`` headers (never faster than the rate).
         fallback_share: Share of the rate the local fallback allows while Redis is down.
         retry_interval: Seconds between attempts to reach Redis again while falling back.
+        timeout: Seconds one Redis call may take before Redis counts as down; also the socket
+            and connect timeout of a client made here from a URL.
 
     Raises:
         SentError: The ``redis`` extra is not installed.
-        ValueError: A rate, burst or share out of range.
+        ValueError: A rate, burst, share, interval or timeout out of range.
     """
 
     def __init__(
@@ -129,6 +165,7 @@ class RedisRateBudget:
         adaptive: bool = True,
         fallback_share: float = DEFAULT_FALLBACK_SHARE,
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
     ) -> None:
         try:
             import redis.asyncio as aioredis
@@ -144,12 +181,19 @@ class RedisRateBudget:
             raise ValueError(f"fallback_share must be within (0, 1], got {fallback_share!r}")
         if not (isinstance(retry_interval, int | float) and retry_interval > 0):
             raise ValueError(f"retry_interval must be > 0, got {retry_interval!r}")
+        _check_timeout(timeout)
         self._owns_redis = isinstance(redis, str)
-        self._redis: Redis = aioredis.from_url(redis) if isinstance(redis, str) else redis
+        self._redis: Redis = (
+            aioredis.from_url(redis, socket_timeout=timeout, socket_connect_timeout=timeout)
+            if isinstance(redis, str)
+            else redis
+        )
+        self._timeout = float(timeout)
+        # Every RedisError: error replies (ResponseError) included, see the module docstring.
         self._errors: tuple[type[BaseException], ...] = (
-            redis_errors.ConnectionError,
-            redis_errors.TimeoutError,
+            redis_errors.RedisError,
             OSError,
+            TimeoutError,
         )
         self._script = self._redis.register_script(_SCRIPT)
         tag = account_tag(api_key)
@@ -163,6 +207,9 @@ class RedisRateBudget:
         self._fallback = TokenBucket(rate_per_minute * fallback_share, burst=1)
         self._retry_interval = retry_interval
         self._down_until = -math.inf  # while Redis is considered down (anyio clock)
+        self._probe: asyncio.Task[None] | None = None  # trying Redis again, off the callers' path
+        self._warned_at = -math.inf  # when the last WARNING was logged
+        self._loud = False  # whether this outage was logged at WARNING (then its end at INFO)
         #: Whether the last operation used the local fallback (Redis unreachable).
         self.falling_back = False
 
@@ -181,28 +228,64 @@ class RedisRateBudget:
         return list(self._keys)
 
     async def _run(self, mode: str, seconds: float = 0.0) -> int | None:
-        """Run the script; ``None`` when Redis is unreachable (the fallback applies)."""
-        now = anyio.current_time()
-        if now < self._down_until:
-            return None
+        """Run the script; ``None`` when Redis is down (the fallback applies)."""
         args = [f"{self._interval_us:.0f}", f"{self._tolerance_us:.0f}", mode, f"{seconds:.6f}"]
-        try:
-            result = await self._script(keys=self._keys, args=args)
-        except self._errors as exc:
-            self._down_until = anyio.current_time() + self._retry_interval
-            if not self.falling_back:
-                self.falling_back = True
-                logger.warning(
-                    "Redis unreachable (%s): using a local budget at %g requests/min until it "
-                    "answers again",
-                    type(exc).__name__,
-                    self._fallback.rate_per_minute,
-                )
-            return None
+        result = await self._call(lambda: self._script(keys=self._keys, args=args))
+        return None if result is None else int(result)
+
+    async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T | None:
+        """Run one Redis command within ``timeout``; ``None`` when Redis is down or failed.
+
+        While falling back, no caller waits for Redis: once ``retry_interval`` has passed, a
+        background probe (one write, within ``timeout``) tries it, and the callers keep to the
+        local budget until it answers. A probe in the callers' path would stall them for
+        ``timeout`` every ``retry_interval`` while Redis hangs: slower than the fallback share.
+        """
         if self.falling_back:
-            self.falling_back = False
-            logger.info("Redis answers again: back to the shared budget")
-        return int(result)
+            if anyio.current_time() >= self._down_until and (
+                self._probe is None or self._probe.done()
+            ):
+                self._probe = asyncio.get_running_loop().create_task(self._try_again())
+            return None
+        try:
+            with anyio.fail_after(self._timeout):
+                return await command()
+        except self._errors as exc:
+            self._went_down(exc)
+            return None
+
+    async def _try_again(self) -> None:
+        args = [f"{self._interval_us:.0f}", f"{self._tolerance_us:.0f}", "probe", "0"]
+        try:
+            with anyio.fail_after(self._timeout):
+                await self._script(keys=self._keys, args=args)
+        except self._errors:
+            self._down_until = anyio.current_time() + self._retry_interval
+            return
+        self.falling_back = False
+        level = logging.INFO if self._loud else logging.DEBUG
+        logger.log(level, "Redis answers again: back to the shared budget")
+
+    def _went_down(self, exc: BaseException) -> None:
+        now = anyio.current_time()
+        self._down_until = now + self._retry_interval
+        if self.falling_back:
+            return
+        self.falling_back = True
+        # One WARNING a minute at most: a Redis flapping every retry_interval stays readable.
+        self._loud = now - self._warned_at >= _WARN_EVERY
+        if self._loud:
+            self._warned_at = now
+        reason = str(exc)[:200] or f"no answer within {self._timeout:g} s"
+        logger.log(
+            logging.WARNING if self._loud else logging.DEBUG,
+            "Redis unusable (%s: %s): using a local budget at %g requests/min, trying Redis "
+            "again every %g s",
+            type(exc).__name__,
+            reason,
+            self._fallback.rate_per_minute,
+            self._retry_interval,
+        )
 
     async def reserve(self) -> float:
         """Book the next slot and return the seconds to wait for it (0 on the fallback).
@@ -236,8 +319,7 @@ class RedisRateBudget:
 
     async def _set_server_interval(self, server_us: float) -> None:
         # If Redis is down, the fallback below still learns the server's rate.
-        with contextlib.suppress(*self._errors):
-            await self._redis.set(self._keys[1], f"{server_us:.0f}", ex=3600)
+        await self._call(lambda: self._redis.set(self._keys[1], f"{server_us:.0f}", ex=3600))
         per_minute = 60e6 / max(server_us, self._interval_us) * self._share
         if per_minute != self._fallback.rate_per_minute:
             self._fallback = TokenBucket(per_minute, burst=1)
@@ -251,7 +333,12 @@ class RedisRateBudget:
             await self._fallback.pause(seconds)
 
     async def aclose(self) -> None:
-        """Close the Redis client if this budget created it from a URL (yours stays open)."""
+        """Stop a probe of Redis; close the client if this budget created it from a URL."""
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
         if self._owns_redis:
             await self._redis.aclose()
 
@@ -265,12 +352,40 @@ class WebhookRelay:
     it already yielded). The stream is trimmed to about ``maxlen`` events; a consumer restarted
     with the `last_id` it had reached gets what it missed within that window.
 
+    **Redis down.** Answering a delivery with an error while Redis is away would have the sender
+    retry it a few times, then count it as failed, and 10 failed events in a row disable the
+    endpoint: no push at all afterwards, even once Redis is back. So `publish` keeps the event
+    in a bounded local spool instead (in memory, in arrival order) and the receiver answers
+    2xx; a background flush writes the spool to the stream as soon as Redis answers, before any
+    newer event (later events join the spool while it is not empty). Only beyond ``spool``
+    events does `publish` raise `TargetUnavailableError`, which the receivers answer with 503
+    and ``Retry-After``: the sender keeps the event and retries. What this costs: spooled events
+    live in this process's memory, so a crash of the receiving process during an outage loses
+    them; a flush cut off by a connection loss may write a batch twice (the watcher drops a
+    step it already yielded). One WARNING when spooling starts, one INFO when the spool is
+    written out. "Down" is any Redis failure, an error reply (``OOM``, ``READONLY``) included,
+    or no answer within ``timeout``.
+
+    `feed` survives outages too: on any Redis failure it logs one WARNING, retries with capped,
+    jittered backoff (up to ``reconnect_max`` seconds between attempts) and resumes from the
+    last id it handed over, so nothing that stays in the stream is lost; one INFO line when it
+    reads again. A Redis restarted without persistence comes back with an empty stream: events
+    that were in the stream but not yet read are gone with it (events still spooled by a
+    receiver are not: they are written to the new stream and read from there).
+
     Args:
         redis: A ``redis.asyncio.Redis`` client, or a URL for one.
         api_key: The account's key (only its hash names the stream).
         maxlen: Events kept in the stream (approximately, unless ``exact_trim``).
         exact_trim: Trim to exactly ``maxlen`` (slower; approximate trimming is Redis's cheap
             default, keeping up to one macro node more).
+        spool: Most events kept in memory while Redis is down (0: none, every delivery is
+            answered 503 while Redis is down).
+        timeout: Seconds a write may take before Redis counts as down; a read may take ``block``
+            more. A client made here from a URL gets it as its connect timeout; its socket
+            timeout is left unset, since the relay bounds every call itself (a blocking read
+            would trip a socket timeout shorter than ``block``).
+        reconnect_max: Longest wait, in seconds, between two attempts to reach Redis again.
     """
 
     def __init__(
@@ -280,32 +395,125 @@ class WebhookRelay:
         *,
         maxlen: int = 100_000,
         exact_trim: bool = False,
+        spool: int = DEFAULT_SPOOL,
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
+        reconnect_max: float = DEFAULT_RECONNECT_MAX,
     ) -> None:
         import redis.asyncio as aioredis
+        from redis import exceptions as redis_errors
 
         if not isinstance(maxlen, int) or maxlen < 1:
             raise ValueError(f"maxlen must be an int >= 1, got {maxlen!r}")
+        if not isinstance(spool, int) or spool < 0:
+            raise ValueError(f"spool must be an int >= 0, got {spool!r}")
+        _check_timeout(timeout)
+        if not (isinstance(reconnect_max, int | float) and 0 < reconnect_max < math.inf):
+            raise ValueError(
+                f"reconnect_max must be a number of seconds > 0, got {reconnect_max!r}"
+            )
         self._owns_redis = isinstance(redis, str)
-        self._redis: Redis = aioredis.from_url(redis) if isinstance(redis, str) else redis
+        self._redis: Redis = (
+            aioredis.from_url(redis, socket_connect_timeout=timeout, socket_timeout=None)
+            if isinstance(redis, str)
+            else redis
+        )
+        self._errors: tuple[type[BaseException], ...] = (
+            redis_errors.RedisError,
+            OSError,
+            TimeoutError,
+        )
         self.stream = f"{account_tag(api_key)}:webhooks"
         self._maxlen = maxlen
         self._approximate = not exact_trim
+        self._timeout = float(timeout)
+        self._reconnect_max = float(reconnect_max)
+        self._spool: deque[bytes] = deque()
+        self._spool_max = spool
+        self._flusher: asyncio.Task[None] | None = None
+        self._full_warned_at = -math.inf
         #: The id of the last stream entry `feed` handed over ("$" before the first).
         self.last_id = "$"
 
-    async def publish(self, event: WebhookEvent) -> str:
-        """Append a verified event to the stream; return its stream id."""
-        entry_id = await self._redis.xadd(
-            self.stream,
-            {"event": msgspec.json.encode(event)},
-            maxlen=self._maxlen,
-            approximate=self._approximate,
-        )
-        return _text(entry_id)
+    @property
+    def spooled(self) -> int:
+        """Events kept in memory, waiting for Redis to answer again."""
+        return len(self._spool)
+
+    async def publish(self, event: WebhookEvent) -> str | None:
+        """Append a verified event to the stream; return its stream id, ``None`` if spooled.
+
+        Raises:
+            TargetUnavailableError: Redis is down and the spool is full (receivers answer 503).
+        """
+        data = msgspec.json.encode(event)
+        if not self._spool:  # else behind the spooled events, to keep their order
+            try:
+                with anyio.fail_after(self._timeout):
+                    return _text(await self._xadd(self._redis, data))
+            except self._errors as exc:
+                if self._spool_max:
+                    logger.warning(
+                        "Redis unusable (%s: %s): keeping webhook events in memory (up to %d) "
+                        "until it answers",
+                        type(exc).__name__,
+                        str(exc)[:200] or f"no answer within {self._timeout:g} s",
+                        self._spool_max,
+                    )
+        self._keep(data)
+        return None
 
     async def push(self, event: WebhookEvent) -> None:
-        """The receivers' hand-over: `publish` (the delivery is acknowledged once in Redis)."""
+        """The receivers' hand-over: `publish` (2xx once in Redis or in the spool)."""
         await self.publish(event)
+
+    def _xadd(self, client: Any, data: bytes) -> Awaitable[Any]:
+        return cast(
+            "Awaitable[Any]",
+            client.xadd(
+                self.stream, {"event": data}, maxlen=self._maxlen, approximate=self._approximate
+            ),
+        )
+
+    def _keep(self, data: bytes) -> None:
+        if len(self._spool) >= self._spool_max:
+            now = anyio.current_time()
+            if now - self._full_warned_at >= _WARN_EVERY:
+                self._full_warned_at = now
+                logger.warning(
+                    "Redis unusable and %d webhook events kept in memory: answering 503 "
+                    "(Retry-After %g s) until it answers",
+                    len(self._spool),
+                    SPOOL_FULL_RETRY_AFTER,
+                )
+            raise TargetUnavailableError(
+                f"Redis is unusable and the relay's spool is full ({len(self._spool)} events)",
+                retry_after=SPOOL_FULL_RETRY_AFTER,
+            )
+        self._spool.append(data)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_until_empty())
+
+    async def _flush_until_empty(self) -> None:
+        backoff = _Backoff(self._reconnect_max)
+        written = 0
+        while self._spool:
+            try:
+                written += await self._write_batch()
+            except self._errors:
+                await backoff.sleep()
+        logger.info("Redis answers again: %d spooled webhook events written to the stream", written)
+
+    async def _write_batch(self) -> int:
+        """Write the oldest spooled events in one transaction; drop them once written."""
+        batch = list(itertools.islice(self._spool, _FLUSH_BATCH))
+        with anyio.fail_after(self._timeout):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for data in batch:
+                    self._xadd(pipe, data)
+                await pipe.execute()
+        for _ in batch:
+            self._spool.popleft()
+        return len(batch)
 
     async def feed(
         self,
@@ -315,7 +523,7 @@ class WebhookRelay:
         block: float = 1.0,
         count: int = 256,
     ) -> None:
-        """Push every event of the stream into ``watcher`` until cancelled.
+        """Push every event of the stream into ``watcher`` until cancelled, through outages.
 
         Args:
             watcher: The watcher to push into (`Watcher.push`).
@@ -325,34 +533,99 @@ class WebhookRelay:
             count: Most events per read.
         """
         last = start if start is not None else self.last_id
-        if last == "$":  # "now", pinned to an id so nothing published between reads is missed
-            newest = await self._redis.xrevrange(self.stream, count=1)
-            last = _text(newest[0][0]) if newest else "0-0"
+        backoff = _Backoff(self._reconnect_max)
+        outage = False
         while True:
-            answer = cast(
-                "list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]]",
-                await self._redis.xread(
-                    {self.stream: last}, count=count, block=max(1, int(block * 1000))
-                ),
-            )
-            for _, entries in answer or ():
-                for entry_id, fields in entries:
-                    last = _text(entry_id)
-                    self.last_id = last
-                    raw = fields.get(b"event", fields.get("event"))
-                    if raw is None:
-                        continue
-                    try:
-                        event = _relayed(raw)
-                    except WebhookError:
-                        logger.warning("skipped an unreadable relayed event %s", last)
-                        continue
-                    watcher.push(event)
+            try:
+                with anyio.fail_after(block + self._timeout):
+                    if last == "$":  # "now", pinned to an id: nothing published between reads
+                        last = self.last_id = await self._newest()  # is missed
+                    answer = await self._read(last, block, count)
+            except self._errors as exc:
+                if not outage:
+                    outage = True
+                    logger.warning(
+                        "relay feed: Redis unusable (%s: %s); reconnecting, to resume after %s",
+                        type(exc).__name__,
+                        str(exc)[:200] or "no answer",
+                        last,
+                    )
+                await backoff.sleep()
+                continue
+            if outage:
+                outage = False
+                backoff = _Backoff(self._reconnect_max)
+                logger.info("relay feed: Redis answers again, resuming after %s", last)
+            last = self._hand_over(answer, watcher, last)
+
+    async def _newest(self) -> str:
+        newest = await self._redis.xrevrange(self.stream, count=1)
+        return _text(newest[0][0]) if newest else "0-0"
+
+    async def _read(
+        self, last: str, block: float, count: int
+    ) -> list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]]:
+        answer = await self._redis.xread(
+            {self.stream: last}, count=count, block=max(1, int(block * 1000))
+        )
+        return cast("list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]]", answer or [])
+
+    def _hand_over(
+        self,
+        answer: list[tuple[Any, list[tuple[Any, dict[Any, Any]]]]],
+        watcher: Watcher,
+        last: str,
+    ) -> str:
+        for _, entries in answer:
+            for entry_id, fields in entries:
+                last = self.last_id = _text(entry_id)
+                raw = fields.get(b"event", fields.get("event"))
+                if raw is None:
+                    continue
+                try:
+                    event = _relayed(raw)
+                except WebhookError:
+                    logger.warning("skipped an unreadable relayed event %s", last)
+                    continue
+                watcher.push(event)
+        return last
 
     async def aclose(self) -> None:
-        """Close the Redis client if this relay created it from a URL."""
+        """Write out the spool if Redis answers (else log what is lost); close an own client."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+        with contextlib.suppress(*self._errors):
+            while self._spool:
+                await self._write_batch()
+        if self._spool:
+            logger.warning(
+                "relay closed with %d webhook events not written (Redis unusable): they are lost",
+                len(self._spool),
+            )
+            self._spool.clear()
         if self._owns_redis:
             await self._redis.aclose()
+
+
+class _Backoff:
+    """Capped, jittered waits between attempts to reach Redis again: 50 ms, doubling, to a cap."""
+
+    def __init__(self, cap: float) -> None:
+        self._cap = cap
+        self._ceiling = min(_RECONNECT_FIRST, cap)
+
+    async def sleep(self) -> None:
+        # Jitter (half to all of the ceiling) spreads many processes reconnecting at once.
+        await anyio.sleep(random.uniform(self._ceiling / 2, self._ceiling))  # noqa: S311
+        self._ceiling = min(self._ceiling * 2, self._cap)
+
+
+def _check_timeout(timeout: object) -> None:
+    if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
 
 
 def _text(value: object) -> str:

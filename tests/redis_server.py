@@ -6,13 +6,16 @@ so ``make test`` needs nothing but pip on a fresh machine.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -32,11 +35,16 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """One redis-server process; `stop` and `start` again keep the port (a restart)."""
+    """One redis-server process; `stop` and `start` again keep the port (a restart).
 
-    def __init__(self, workdir: Path) -> None:
+    With ``appendonly`` every write is fsynced to an append-only file in ``workdir``, so the data
+    survives a kill and restart; without it (the default) a restart starts empty.
+    """
+
+    def __init__(self, workdir: Path, *, appendonly: bool = False) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.appendonly = appendonly
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -53,7 +61,9 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            "always",
             "--dir",
             str(self.workdir),
         ]
@@ -78,3 +88,14 @@ class RedisServer:
         if process is not None and process.poll() is None:
             process.kill()  # a crash, not a clean shutdown: what the fallback must survive
             process.wait(timeout=10)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP the server (a hung Redis: connections open, no answer); SIGCONT on leaving."""
+        process = self._process
+        assert process is not None, "the server is not running"
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from sentdm_async.simulator import Simulator
 from .conftest import API_KEY
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     from .redis_server import RedisServer
 
@@ -128,9 +129,7 @@ async def test_redis_down_falls_back_locally_then_returns(
             assert "using a local budget at 1500 requests/min" in caplog.text
             await budget.pause(0.01)  # a 429 while Redis is down pauses the local budget
             server.start()
-            await asyncio.sleep(0.1)  # past retry_interval
-            await budget.acquire()
-            assert not budget.falling_back
+            await back_on_redis(budget)
             assert "back to the shared budget" in caplog.text
     finally:
         await budget.aclose()
@@ -144,6 +143,14 @@ async def test_cancelled_acquire_leaves_nothing_behind(pair: list[RedisRateBudge
     with anyio.move_on_after(0.05) as scope:
         await a.acquire()
     assert scope.cancelled_caught
+
+
+async def back_on_redis(budget: RedisRateBudget) -> None:
+    """Keep calling until the background probe has found Redis again (or fail: not a hang)."""
+    with anyio.fail_after(10):
+        while budget.falling_back:
+            await budget.acquire()  # on the fallback; starts a probe once retry_interval passed
+            await asyncio.sleep(0.01)
 
 
 def test_bad_arguments(redis_server: RedisServer) -> None:
@@ -177,3 +184,174 @@ async def test_two_clients_share_one_account_without_429s(redis_server: RedisSer
             await budget.aclose()
         assert sim.stats.requests == 40
         assert sim.stats.rate_limited == 0
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of this test alone: it may be paused, misconfigured or killed."""
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis-own"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _break(admin: aioredis.Redis, how: str) -> None:
+    """Make Redis answer the budget's script with an error reply."""
+    if how == "oom":
+        await admin.config_set("maxmemory-policy", "noeviction")
+        await admin.config_set("maxmemory", "1")
+    elif how == "readonly":  # a failover: this node became a replica of a master that is gone
+        await admin.replicaof("127.0.0.1", 1)
+    else:  # an ACL change took the budget's commands away
+        await admin.acl_setuser("default", enabled=True, commands=["-evalsha", "-eval", "-set"])
+
+
+async def _mend(admin: aioredis.Redis, how: str) -> None:
+    if how == "oom":
+        await admin.config_set("maxmemory", "0")
+    elif how == "readonly":
+        await admin.replicaof("NO", "ONE")
+    else:
+        await admin.acl_setuser("default", enabled=True, commands=["+@all"])
+
+
+@pytest.mark.parametrize(
+    ("how", "reply"),
+    [
+        pytest.param("oom", "OOM command not allowed", id="oom"),
+        pytest.param("readonly", "READONLY", id="readonly-after-failover"),
+        pytest.param("noperm", "no permissions", id="noperm"),
+    ],
+)
+async def test_error_replies_fall_back_then_return(
+    own_redis: RedisServer, key: str, how: str, reply: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error reply (OOM, READONLY, NOPERM) is Redis down: the local budget, logged, then back."""
+    admin = aioredis.from_url(own_redis.url)
+    budget = RedisRateBudget(own_redis.url, key, rate_per_minute=6000, retry_interval=0.05)
+    try:
+        assert await budget.reserve() == 0.0
+        await _break(admin, how)
+        with caplog.at_level(logging.INFO, logger="sentdm_async.redis"):
+            await budget.acquire()  # never the error: the fallback
+            await budget.observe(limit=10_000, remaining=0, reset_after=0.01)
+            assert budget.falling_back
+            warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+            assert len(warnings) == 1
+            assert reply in warnings[0].getMessage()
+            await _mend(admin, how)
+            await back_on_redis(budget)
+            assert "back to the shared budget" in caplog.text
+    finally:
+        await budget.aclose()
+        await admin.aclose()
+
+
+async def test_a_bad_db_index_falls_back(redis_server: RedisServer, key: str) -> None:
+    """A URL naming a database the server does not have falls back instead of raising."""
+    budget = RedisRateBudget(redis_server.url.replace("/0", "/99"), key, rate_per_minute=6000)
+    try:
+        await budget.acquire()
+        assert budget.falling_back
+    finally:
+        await budget.aclose()
+
+
+async def test_flapping_redis_warns_once_a_minute(
+    own_redis: RedisServer, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis failing, answering, failing again within a minute: one WARNING, not one per outage."""
+    admin = aioredis.from_url(own_redis.url)
+    budget = RedisRateBudget(own_redis.url, key, rate_per_minute=6000, retry_interval=0.01)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="sentdm_async.redis"):
+            for _ in range(3):
+                await _break(admin, "oom")
+                await budget.acquire()
+                assert budget.falling_back
+                await _mend(admin, "oom")
+                await back_on_redis(budget)
+        levels = [r.levelno for r in caplog.records]
+        assert levels.count(logging.WARNING) == 1
+        assert levels.count(logging.INFO) == 1  # the end of the outage that was announced
+        assert levels.count(logging.DEBUG) == 4  # the later ones, still on record
+    finally:
+        await budget.aclose()
+        await admin.aclose()
+
+
+@pytest.mark.parametrize(
+    "own_client", [pytest.param(False, id="from-url"), pytest.param(True, id="no-socket-timeout")]
+)
+async def test_a_paused_redis_falls_back_within_the_timeout(
+    own_redis: RedisServer, key: str, own_client: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A SIGSTOPped Redis: each call gives up after ``timeout``, the local budget serves, logged.
+
+    With a client of the caller's that has no socket timeout (redis-py 5.x-7.x's default for
+    ``from_url``), only the budget's own bound stands between the caller and a hang.
+    """
+    redis: aioredis.Redis | str = (
+        aioredis.from_url(own_redis.url, socket_timeout=None) if own_client else own_redis.url
+    )
+    budget = RedisRateBudget(redis, key, rate_per_minute=6000, retry_interval=0.05, timeout=0.2)
+    try:
+        assert await budget.reserve() == 0.0
+        with caplog.at_level(logging.INFO, logger="sentdm_async.redis"), own_redis.paused():
+            with anyio.fail_after(10):  # a guard against the hang, not a timing assert
+                for _ in range(5):
+                    await budget.acquire()
+            assert budget.falling_back
+            assert "no answer within 0.2 s" in caplog.text or "Timeout" in caplog.text
+        await back_on_redis(budget)
+    finally:
+        await budget.aclose()
+        if not isinstance(redis, str):
+            await redis.aclose()
+
+
+@pytest.mark.parametrize("how", ["oom", "paused"])
+async def test_a_bulk_job_gets_every_result_whatever_redis_does(
+    own_redis: RedisServer, sim: Simulator, how: str
+) -> None:
+    """A bulk job whose budget's Redis turns OOM or hangs mid-run still yields every result."""
+    ids = sim.create_messages(30)
+    admin = aioredis.from_url(own_redis.url)
+    budget = RedisRateBudget(
+        own_redis.url, API_KEY, rate_per_minute=6000, retry_interval=0.05, timeout=0.2
+    )
+    results = []
+    with contextlib.ExitStack() as stack:
+        async with AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=budget) as client:
+            with anyio.fail_after(30):  # a guard against a hang
+                async for result in client.messages.retrieve_activities_many(ids, concurrency=4):
+                    results.append(result)
+                    if len(results) == 5:  # Redis goes bad mid-job
+                        if how == "oom":
+                            await _break(admin, "oom")
+                        else:
+                            stack.enter_context(own_redis.paused())
+            assert budget.falling_back
+    await budget.aclose()
+    await admin.aclose()
+    assert sorted(r.message_id for r in results) == sorted(ids)
+    assert all(r.error is None for r in results)
+
+
+async def test_a_flushed_script_is_loaded_again(redis_server: RedisServer, key: str) -> None:
+    """SCRIPT FLUSH (a restart, a failover to a fresh node): NOSCRIPT reloads it, no fallback."""
+    budget = RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=2)
+    admin = aioredis.from_url(redis_server.url)
+    try:
+        assert await budget.reserve() == 0.0
+        await admin.script_flush()
+        assert await budget.reserve() == 0.0
+        assert await budget.reserve() == pytest.approx(10.0, abs=1.0)  # the same schedule
+        assert not budget.falling_back
+    finally:
+        await budget.aclose()
+        await admin.aclose()

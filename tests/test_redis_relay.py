@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
-from typing import TYPE_CHECKING
+import logging
+import math
+from typing import TYPE_CHECKING, cast
 
 import aiohttp
 import anyio
+import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -20,6 +24,10 @@ from .conftest import API_KEY
 from .test_webhooks import SECRET, envelope, signed
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from yarl import URL
+
     from sentdm_async import Watcher
     from sentdm_async.simulator import Simulator
 
@@ -124,3 +132,196 @@ async def test_stream_is_bounded_and_keeps_event_ids(redis_server: RedisServer) 
     assert json.loads(fields[b"event"])["event_id"] == "ev-7"
     await client.aclose()
     await relay.aclose()
+
+
+# -- outages: Redis killed, restarted, paused ---------------------------------------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of this test alone, to kill and restart on the same port."""
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis-relay"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def deliver(http: aiohttp.ClientSession, url: URL, status: str, message_id: str) -> int:
+    """POST one signed delivery of ``status`` for ``message_id``; return the HTTP status."""
+    body = envelope(status, message_id=message_id)
+    headers = signed(body, event_id=f"{message_id}-{status}")
+    async with http.post(url, data=body, headers=headers) as response:
+        return response.status
+
+
+async def test_the_relay_survives_a_redis_restart(
+    own_redis: RedisServer, sim: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis killed and restarted empty: deliveries meanwhile get 200 and reach the watcher after.
+
+    No persistence, so the restart loses the stream: what carries the outage's events is the
+    receiver's spool, written to the new stream when Redis is back; the feed reconnects on its
+    own, logs the outage once, and goes on reading.
+    """
+    key = account()
+    message_id = sim.create_message(outcome="no_receipt")
+    receiving = WebhookRelay(own_redis.url, key, timeout=0.5, reconnect_max=0.2)
+    feeding = WebhookRelay(own_redis.url, key, timeout=0.5, reconnect_max=0.2)
+    app = web.Application()
+    app.router.add_post("/hooks", webhooks.aiohttp_handler(SECRET, receiving))
+    async with (
+        AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=None) as client,
+        client.messages.watcher(poll=SLOW) as watcher,
+        TestServer(app, host="127.0.0.1") as server,
+        aiohttp.ClientSession() as http,
+    ):
+        watcher.add(message_id)
+        url = server.make_url("/hooks")
+        with caplog.at_level(logging.INFO, logger="sentdm_async.redis"):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: feeding.feed(watcher, block=0.2))
+                await asyncio.sleep(0.2)
+                assert await deliver(http, url, "QUEUED", message_id) == 200
+                assert await next_status(watcher) == (message_id, "QUEUED")
+                own_redis.stop()  # a crash: SIGKILL, nothing saved
+                for status in ("PROCESSED", "ROUTED", "SENT"):
+                    assert await deliver(http, url, status, message_id) == 200  # spooled
+                assert receiving.spooled == 3
+                await asyncio.sleep(0.5)  # the feed retries meanwhile
+                own_redis.start()  # the same port, an empty Redis
+                for status in ("PROCESSED", "ROUTED", "SENT"):
+                    assert await next_status(watcher) == (message_id, status)
+                assert receiving.spooled == 0
+                assert await deliver(http, url, "DELIVERED", message_id) == 200  # feed goes on
+                assert await next_status(watcher) == (message_id, "DELIVERED")
+                tg.cancel_scope.cancel()
+    feed_warnings = [r for r in caplog.records if "relay feed: Redis unusable" in r.message]
+    assert len(feed_warnings) == 1  # once per outage, not per attempt
+    assert "relay feed: Redis answers again" in caplog.text
+    assert "3 spooled webhook events written" in caplog.text
+    assert sim.stats.by_route["activities"] == 0  # every step came by push
+    for relay in (receiving, feeding):
+        await relay.aclose()
+
+
+class Recorder:
+    """Stands in for a watcher: records every pushed status, in order."""
+
+    def __init__(self) -> None:
+        self.statuses: list[str] = []
+        self._pushed = asyncio.Event()
+
+    def push(self, event: webhooks.WebhookEvent) -> None:
+        assert isinstance(event, webhooks.MessageEvent)
+        self.statuses.append(event.payload.message_status)
+        self._pushed.set()
+
+    async def wait_for(self, count: int) -> list[str]:
+        """Wait until ``count`` distinct statuses came; return all that came."""
+        with anyio.fail_after(10):  # a guard against a hang
+            while len(set(self.statuses)) < count:
+                self._pushed.clear()
+                await self._pushed.wait()
+        return self.statuses
+
+
+@pytest.mark.parametrize("outage", ["killed-with-aof", "paused"])
+async def test_events_cross_an_outage_in_order(
+    tmp_path_factory: pytest.TempPathFactory, outage: str
+) -> None:
+    """Published before, during and after an outage: every event read, in order, none lost.
+
+    With an append-only file the stream survives the restart and the feed resumes after its last
+    id (nothing read twice). A paused Redis (SIGSTOP) runs the write that timed out when it
+    resumes, so that event may be read twice: at least once, in order.
+    """
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis-outage"), appendonly=True)
+    server.start()
+    key = account()
+    publisher = WebhookRelay(server.url, key, timeout=0.3, reconnect_max=0.2)
+    consumer = WebhookRelay(server.url, key, timeout=0.3, reconnect_max=0.2)
+    recorder = Recorder()
+    statuses = ["QUEUED", "PROCESSED", "ROUTED", "SENT", "DELIVERED"]
+    events = [webhooks.parse(envelope(status)) for status in statuses]
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: consumer.feed(cast("Watcher", recorder), block=0.2))
+            await asyncio.sleep(0.2)
+            assert await publisher.publish(events[0]) is not None
+            await publisher.publish(events[1])  # in the stream, perhaps not read yet
+            with contextlib.ExitStack() as outage_scope:
+                if outage == "paused":
+                    outage_scope.enter_context(server.paused())
+                else:
+                    server.stop()
+                assert await publisher.publish(events[2]) is None  # spooled
+                assert await publisher.publish(events[3]) is None
+                await asyncio.sleep(0.5)
+                if outage != "paused":
+                    server.start()
+            await publisher.publish(events[4])  # behind the spooled ones
+            seen = await recorder.wait_for(len(statuses))
+            tg.cancel_scope.cancel()
+    finally:
+        await publisher.aclose()
+        await consumer.aclose()
+        server.stop()
+    assert list(dict.fromkeys(seen)) == statuses
+    if outage != "paused":
+        assert seen == statuses
+
+
+async def test_a_full_spool_answers_503_with_retry_after(own_redis: RedisServer) -> None:
+    """Beyond the spool's bound a delivery gets 503 and Retry-After; its retry goes through."""
+    relay = WebhookRelay(own_redis.url, account(), spool=2, timeout=0.3, reconnect_max=0.1)
+    app = web.Application()
+    app.router.add_post("/hooks", webhooks.aiohttp_handler(SECRET, relay))
+    async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as http:
+        url = server.make_url("/hooks")
+        own_redis.stop()
+        assert await deliver(http, url, "QUEUED", "m-1") == 200
+        assert await deliver(http, url, "QUEUED", "m-2") == 200
+        body = envelope("QUEUED", message_id="m-3")
+        headers = signed(body, event_id="m-3-QUEUED")
+        async with http.post(url, data=body, headers=headers) as response:
+            assert response.status == 503
+            assert response.headers["Retry-After"] == "30"
+        own_redis.start()
+        with anyio.fail_after(10):
+            while relay.spooled:  # noqa: ASYNC110 - the relay's own task writes the spool
+                await asyncio.sleep(0.02)
+        async with http.post(url, data=body, headers=headers) as response:
+            assert response.status == 200  # the sender's retry: handed over, not a duplicate
+    client = aioredis.from_url(own_redis.url)
+    assert await client.xlen(relay.stream) == 3
+    await client.aclose()
+    await relay.aclose()
+
+
+async def test_closing_with_redis_down_says_what_is_lost(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A relay closed while events are still spooled logs how many are lost; none kept silently."""
+    relay = WebhookRelay(own_redis.url, account(), timeout=0.3)
+    own_redis.stop()
+    with caplog.at_level(logging.INFO, logger="sentdm_async.redis"):
+        assert await relay.publish(webhooks.parse(envelope("SENT"))) is None
+        await relay.aclose()
+    assert "1 webhook events not written" in caplog.text
+    assert relay.spooled == 0
+
+
+def test_bad_relay_arguments(redis_server: RedisServer) -> None:
+    """Bad spool sizes, timeouts or reconnect caps fail at construction."""
+    with pytest.raises(ValueError, match="spool"):
+        WebhookRelay(redis_server.url, "k", spool=-1)
+    with pytest.raises(ValueError, match="timeout"):
+        WebhookRelay(redis_server.url, "k", timeout=0)
+    with pytest.raises(ValueError, match="reconnect_max"):
+        WebhookRelay(redis_server.url, "k", reconnect_max=math.inf)

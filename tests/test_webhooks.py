@@ -502,3 +502,44 @@ def test_unencodable_text_and_nan_clocks_are_refused(call: Any) -> None:
     body = envelope()
     with pytest.raises(WebhookError):
         call(body, signed(body))
+
+
+async def test_an_unavailable_target_gets_503_with_retry_after() -> None:
+    """A target raising TargetUnavailableError: 503 and Retry-After from both receivers."""
+    calls: list[str | None] = []
+
+    async def target(event: webhooks.WebhookEvent) -> None:
+        calls.append(event.event_id)
+        if len(calls) == 1:
+            raise webhooks.TargetUnavailableError("spool full", retry_after=2.5)
+
+    app = webhooks.asgi_app(SECRET, target)
+    body = envelope()
+    headers = signed(body, event_id="ev-busy")
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 503
+    assert (b"retry-after", b"3") in sent[0]["headers"]
+    handler = webhooks.aiohttp_handler(SECRET, target)
+    aiohttp_app = web.Application()
+    aiohttp_app.router.add_post("/hooks", handler)
+    async with TestServer(aiohttp_app, host="127.0.0.1") as server, aiohttp.ClientSession() as http:
+        calls.clear()
+        async with http.post(server.make_url("/hooks"), data=body, headers=headers) as r:
+            assert r.status == 503
+            assert r.headers["Retry-After"] == "3"
+        async with http.post(server.make_url("/hooks"), data=body, headers=headers) as r:
+            assert r.status == 200  # the retry is handed over, not taken for a duplicate
+    assert calls == ["ev-busy", "ev-busy"]

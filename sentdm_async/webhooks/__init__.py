@@ -26,6 +26,7 @@ from ._events import WebhookPayloadError as WebhookPayloadError
 from ._events import parse as parse
 from ._receivers import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY
 from ._receivers import Receiver as Receiver
+from ._receivers import TargetUnavailableError as TargetUnavailableError
 from ._receivers import aiohttp_handler as aiohttp_handler
 from ._receivers import asgi_app as asgi_app
 from ._receivers import construct_event as construct_event
@@ -47,6 +48,7 @@ __all__ = [
     "MessageEvent",
     "MessageStatusPayload",
     "Receiver",
+    "TargetUnavailableError",
     "TemplateEvent",
     "TemplatePayload",
     "WebhookError",

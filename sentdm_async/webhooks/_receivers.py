@@ -1,15 +1,17 @@
 """Receivers: an aiohttp handler and a plain ASGI app around one verified hand-over.
 
 Both answer 2xx only after the event was handed to the target (a crash before that makes Sent
-retry: at-least-once), 400 for a bad signature or body, 413 over the size cap, 500 when the
-target raised (so Sent retries), and acknowledge a repeated ``X-Webhook-Event-ID`` without
-handing it over twice (the ids remembered are bounded).
+retry: at-least-once), 400 for a bad signature or body, 413 over the size cap, 503 with
+``Retry-After`` when the target raised `TargetUnavailableError` (it cannot take the event for
+now), 500 when the target raised anything else (so Sent retries), and acknowledge a repeated
+``X-Webhook-Event-ID`` without handing it over twice (the ids remembered are bounded).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
@@ -21,6 +23,7 @@ from ._verify import (
     DEFAULT_TOLERANCE,
     EVENT_ID_HEADER,
     ID_HEADERS,
+    WebhookError,
     WebhookVerificationError,
     lower_headers,
     verify,
@@ -29,7 +32,14 @@ from ._verify import (
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["DEFAULT_MAX_BODY", "Receiver", "aiohttp_handler", "asgi_app", "construct_event"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "Receiver",
+    "TargetUnavailableError",
+    "aiohttp_handler",
+    "asgi_app",
+    "construct_event",
+]
 
 logger = logging.getLogger("sentdm_async.webhooks")
 
@@ -37,6 +47,23 @@ logger = logging.getLogger("sentdm_async.webhooks")
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 #: Event ids remembered for deduplication by default (oldest forgotten first).
 DEFAULT_REMEMBER: Final = 100_000
+
+
+class TargetUnavailableError(WebhookError):
+    """The target cannot take the event for now: the receivers answer 503 with ``Retry-After``.
+
+    Raise it from a receiver's target for a passing condition (`sentdm_async.redis.WebhookRelay`
+    does when Redis is down and its local spool is full). Sent keeps the event and retries it;
+    every failed delivery still counts towards the endpoint's auto-disable (10 events in a row),
+    so a target should answer 2xx whenever it can keep the event safely.
+
+    Attributes:
+        retry_after: Seconds the sender is asked to wait (the ``Retry-After`` header).
+    """
+
+    def __init__(self, message: str, *, retry_after: float = 30.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class _Pushable(Protocol):
@@ -111,27 +138,31 @@ class Receiver:
         self.handed_over = 0
         self.duplicates = 0
 
-    async def handle(self, body: bytes, headers: Any) -> tuple[int, bytes]:
-        """Return the HTTP status and body to answer one delivery with."""
+    async def handle(self, body: bytes, headers: Any) -> tuple[int, bytes, list[tuple[str, str]]]:
+        """Return the HTTP status, body and extra headers to answer one delivery with."""
         try:
             event = construct_event(body, headers, self._secret, tolerance=self._tolerance)
         except (WebhookVerificationError, WebhookPayloadError) as exc:
             logger.warning("webhook refused: %s", exc)
-            return 400, f'{{"error":"{type(exc).__name__}"}}'.encode()
+            return 400, f'{{"error":"{type(exc).__name__}"}}'.encode(), []
         event_id = event.event_id or ""
         if event_id in self._seen:
             self.duplicates += 1
-            return 200, b'{"ok":true,"duplicate":true}'
+            return 200, b'{"ok":true,"duplicate":true}', []
         if event_id in self._in_progress:
-            return 409, b'{"error":"this event is being handled"}'  # the sender retries later
+            return 409, b'{"error":"this event is being handled"}', []  # the sender retries later
         self._in_progress.add(event_id)
         try:
             result = self._handler(event)
             if inspect.isawaitable(result):
                 await result
+        except TargetUnavailableError as exc:
+            logger.info("webhook target unavailable for event %s: %s", event_id, exc)  # its own log
+            retry_after = f"{max(1, math.ceil(exc.retry_after))}"
+            return 503, b'{"error":"the target is unavailable"}', [("Retry-After", retry_after)]
         except Exception:
             logger.exception("webhook target failed on event %s", event_id)
-            return 500, b'{"error":"the target failed"}'
+            return 500, b'{"error":"the target failed"}', []
         finally:
             self._in_progress.discard(event_id)
         self.handed_over += 1
@@ -139,7 +170,7 @@ class Receiver:
             self._seen[event_id] = None
             if len(self._seen) > self._remember:
                 self._seen.popitem(last=False)
-        return 200, b'{"ok":true}'
+        return 200, b'{"ok":true}', []
 
 
 def aiohttp_handler(
@@ -170,8 +201,10 @@ def aiohttp_handler(
                 return web.Response(status=413, body=b'{"error":"body too large"}')
             chunks.append(chunk)
         body = b"".join(chunks)
-        status, answer = await receiver.handle(body, request.headers)
-        return web.Response(status=status, body=answer, content_type="application/json")
+        status, answer, extra = await receiver.handle(body, request.headers)
+        return web.Response(
+            status=status, body=answer, content_type="application/json", headers=extra
+        )
 
     handler.receiver = receiver  # type: ignore[attr-defined]
     return handler
@@ -187,8 +220,11 @@ async def _lifespan(receive: Any, send: Any) -> None:
             return
 
 
-async def _respond(send: Any, status: int, body: bytes) -> None:
+async def _respond(
+    send: Any, status: int, body: bytes, extra: list[tuple[str, str]] | None = None
+) -> None:
     headers = [(b"content-type", b"application/json")]
+    headers += [(name.lower().encode(), value.encode()) for name, value in extra or ()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -239,8 +275,8 @@ def asgi_app(
         if isinstance(body, int):
             await _respond(send, body, b'{"error":"body too large"}')
             return
-        status, answer = await receiver.handle(body, scope.get("headers", []))
-        await _respond(send, status, answer)
+        status, answer, extra = await receiver.handle(body, scope.get("headers", []))
+        await _respond(send, status, answer, extra)
 
     app.receiver = receiver  # type: ignore[attr-defined]
     return app

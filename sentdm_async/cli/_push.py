@@ -62,8 +62,7 @@ async def watch_pass(
     *, messages: int, speed: float, seed: int, push: bool, drop: float = 0.0, label: str = ""
 ) -> PassResult:
     """Watch ``messages`` new messages to the end, by polling or push+poll, and measure it."""
-    from ..simulator import Simulator
-    from ..simulator._webhooks import WebhookFaults
+    from ..simulator import Simulator, WebhookFaults
 
     result = PassResult(label or ("push+poll" if push else "polling only"), messages)
     sim = Simulator(

@@ -92,7 +92,8 @@ class Contacts:
     ) -> AsyncIterator[Contact]:
         """Yield every contact, fetching one page at a time as the caller consumes them.
 
-        Stops when the API says ``has_more: false`` or a page comes back empty. Arguments are
+        Stops when the API says ``has_more: false``, a page comes back empty, the last of
+        ``total_pages`` was read, or a page repeats (see `sentdm_async._pages`). Arguments are
         validated at the first iteration, before any request.
 
         Args:

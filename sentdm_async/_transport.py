@@ -461,7 +461,7 @@ class Transport:
         raise APIResponseValidationError(
             f"response body is larger than max_response_bytes={limit}",
             status_code=resp.status,
-            request_id=resp.headers.get("x-request-id"),
+            request_id=self._redact_optional(resp.headers.get("x-request-id")),
             method=call.method,
             path=call.path,
         )
@@ -489,7 +489,7 @@ class Transport:
         raise APIResponseValidationError(
             problem,
             status_code=status,
-            request_id=headers.get("x-request-id"),
+            request_id=self._redact_optional(headers.get("x-request-id")),
             method=call.method,
             path=call.path,
         )
@@ -507,6 +507,10 @@ class Transport:
     def _redact(self, text: str) -> str:
         key = self._api_key
         return text.replace(key, _REDACTED) if len(key) >= _MIN_REDACT else text
+
+    def _redact_optional(self, text: str | None) -> str | None:
+        """`_redact` for the error fields a server may leave out (code, doc_url, request_id)."""
+        return None if text is None else self._redact(text)
 
     def _excerpt(self, body: bytes) -> str:
         text = body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
@@ -537,10 +541,10 @@ class Transport:
                 raise status_error_class(status if status >= 400 else 500)(
                     self._redact(detail.message or "the API reported a failure"),
                     status_code=status,
-                    code=detail.code,
+                    code=self._redact_optional(detail.code),
                     details=error_details(detail.details, self._redact),
-                    doc_url=detail.doc_url,
-                    request_id=request_id,
+                    doc_url=self._redact_optional(detail.doc_url),
+                    request_id=self._redact_optional(request_id),
                     method=call.method,
                     path=call.path,
                 )
@@ -553,7 +557,7 @@ class Transport:
             self._redact(what),
             status_code=status,
             body_excerpt=self._excerpt(raw),
-            request_id=request_id,
+            request_id=self._redact_optional(request_id),
             method=call.method,
             path=call.path,
         )
@@ -581,10 +585,10 @@ class Transport:
             self._redact(message),
             status_code=status,
             retry_after=_retry.parse_retry_after(headers),
-            code=code,
+            code=self._redact_optional(code),
             details=error_details(details, self._redact),
-            doc_url=doc_url,
-            request_id=request_id or headers.get("x-request-id"),
+            doc_url=self._redact_optional(doc_url),
+            request_id=self._redact_optional(request_id or headers.get("x-request-id")),
             method=call.method,
             path=call.path,
         )

@@ -13,6 +13,7 @@ import msgspec
 
 from ._checks import check_positive_int
 from ._pages import pages
+from ._redact import redacted_repr, redacted_rich_repr
 from ._resource import Resource, decoder, page_params
 from .models import Pagination
 
@@ -31,9 +32,15 @@ __all__ = [
     "Webhooks",
 ]
 
+#: The fields ``Webhook``'s repr redacts (`sentdm_async._redact`).
+_SIGNING_SECRET: Final = frozenset({"signing_secret"})
+
 
 class Webhook(msgspec.Struct, frozen=True, kw_only=True):
-    """A webhook endpoint: where Sent pushes events, and with which secret it signs them."""
+    """A webhook endpoint: where Sent pushes events, and with which secret it signs them.
+
+    ``repr`` and ``str`` show ``signing_secret`` redacted; read the attribute for the value.
+    """
 
     id: str
     endpoint_url: str
@@ -49,6 +56,14 @@ class Webhook(msgspec.Struct, frozen=True, kw_only=True):
     last_successful_delivery_at: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+
+    def __repr__(self) -> str:
+        """Show the fields, the secret redacted (the attribute itself stays readable)."""
+        return redacted_repr(self, _SIGNING_SECRET)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """Rich's fields, the secret redacted."""
+        return redacted_rich_repr(self, _SIGNING_SECRET)
 
 
 class WebhookPage(msgspec.Struct, frozen=True, kw_only=True):

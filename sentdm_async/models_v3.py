@@ -9,10 +9,11 @@ list answers whose wrapper is not confirmed are read both as a bare list and as 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
+from ._redact import redacted_repr, redacted_rich_repr
 from .models import AwareDatetime, Message, Pagination
 
 __all__ = [
@@ -158,6 +159,11 @@ class NumberLookup(msgspec.Struct, frozen=True, kw_only=True):
     is_ported: bool | None = None
 
 
+#: The fields ``repr`` redacts (`sentdm_async._redact`).
+_CALLBACK_SECRET: Final = frozenset({"callback_secret"})
+_TOKEN: Final = frozenset({"token"})
+
+
 class VoiceNumber(msgspec.Struct, frozen=True, kw_only=True):
     """A number that carries phone calls (``status``: ACTIVE or INACTIVE)."""
 
@@ -170,25 +176,55 @@ class VoiceNumber(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class VoiceNumberCreated(VoiceNumber, frozen=True, kw_only=True):
-    """A number voice was turned on for, with the ``callback_secret`` shown this once."""
+    """A number voice was turned on for, with the ``callback_secret`` shown this once.
+
+    ``repr`` and ``str`` show the secret redacted; read ``callback_secret`` for the value.
+    """
 
     callback_secret: str | None = None
+
+    def __repr__(self) -> str:
+        """Show the fields, the secret redacted (the attribute itself stays readable)."""
+        return redacted_repr(self, _CALLBACK_SECRET)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """Rich's fields, the secret redacted."""
+        return redacted_rich_repr(self, _CALLBACK_SECRET)
 
 
 class VoiceSecret(msgspec.Struct, frozen=True, kw_only=True):
-    """A new callback signing secret."""
+    """A new callback signing secret (``repr`` and ``str`` show it redacted)."""
 
     callback_secret: str | None = None
 
+    def __repr__(self) -> str:
+        """Show the fields, the secret redacted (the attribute itself stays readable)."""
+        return redacted_repr(self, _CALLBACK_SECRET)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """Rich's fields, the secret redacted."""
+        return redacted_rich_repr(self, _CALLBACK_SECRET)
+
 
 class VoiceToken(msgspec.Struct, frozen=True, kw_only=True):
-    """A short-lived token for an app user of the voice client SDK."""
+    """A short-lived token for an app user of the voice client SDK.
+
+    ``repr`` and ``str`` show the token redacted; read ``token`` for the value.
+    """
 
     token: str | None = None
     identity: str | None = None
     number: str | None = None
     ttl: int | None = None
     expires_at: AwareDatetime | None = None
+
+    def __repr__(self) -> str:
+        """Show the fields, the secret redacted (the attribute itself stays readable)."""
+        return redacted_repr(self, _TOKEN)
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        """Rich's fields, the secret redacted."""
+        return redacted_rich_repr(self, _TOKEN)
 
 
 class VoiceCallbackTest(msgspec.Struct, frozen=True, kw_only=True):

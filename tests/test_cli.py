@@ -6,6 +6,8 @@ import asyncio
 import io
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -336,6 +338,20 @@ async def test_status(capsys: pytest.CaptureFixture[str], sim: Simulator) -> Non
     assert "2 ok, 2 failed" in err
 
 
+@pytest.mark.parametrize("command", ["status", "activities", "watch"])
+async def test_an_empty_id_argument_is_an_error_line(
+    capsys: pytest.CaptureFixture[str], sim: Simulator, command: str
+) -> None:
+    """An empty id argument (an unset shell variable) is reported like ``..``, not skipped."""
+    (good,) = sim.create_messages(1, outcome="delivered")
+    code, lines, err = await run(capsys, sim, command, good, "", "  ", "..")
+    assert code == 1
+    bad = [line for line in lines if "error" in line]
+    assert len(bad) == 3
+    assert all(line["error"]["type"] == "InvalidIdError" for line in bad)
+    assert "3 failed" in err
+
+
 async def test_status_many_from_file(
     capsys: pytest.CaptureFixture[str], sim: Simulator, tmp_path: Path
 ) -> None:
@@ -411,8 +427,8 @@ async def test_send_text(capsys: pytest.CaptureFixture[str], sim: Simulator) -> 
 
 
 async def test_send_template_sandbox(capsys: pytest.CaptureFixture[str], sim: Simulator) -> None:
-    """A template send with parameters; --sandbox creates nothing."""
-    code, lines, _ = await run(
+    """A template send with parameters; --sandbox creates nothing and says its ids answer 404."""
+    code, lines, err = await run(
         capsys,
         sim,
         "send",
@@ -427,6 +443,12 @@ async def test_send_template_sandbox(capsys: pytest.CaptureFixture[str], sim: Si
     assert code == 0
     assert lines[0]["template_name"] == "welcome"
     assert sim.stats.sends == 0
+    assert "sandbox" in err
+    assert "404" in err
+    (recipient,) = lines[0]["recipients"]
+    code, status_lines, _ = await run(capsys, sim, "status", recipient["message_id"])
+    assert code == 1
+    assert status_lines[0]["error"]["type"] == "NotFoundError"
 
 
 @pytest.mark.parametrize(
@@ -506,6 +528,19 @@ async def test_watch_usage_errors(capsys: pytest.CaptureFixture[str], sim: Simul
     code, _, err = await run(capsys, sim, "watch", "--until", ",", "some-id")
     assert code == 2
     assert "--until" in err
+
+
+async def test_watch_refuses_an_unknown_until(
+    capsys: pytest.CaptureFixture[str], sim: Simulator
+) -> None:
+    """--until FOO exits 2 before any request, naming FOO and the valid statuses."""
+    code, lines, err = await run(capsys, sim, "watch", "--until", "delivered,FOO", "some-id")
+    assert code == 2
+    assert lines == []
+    assert "unknown status FOO" in err
+    assert "DELIVERED" in err
+    assert "SENT" in err
+    assert sim.stats.requests == 0
 
 
 async def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
@@ -618,10 +653,50 @@ def test_main_runs_its_own_loop(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_main_simulate_delegates(capsys: pytest.CaptureFixture[str]) -> None:
-    """``simulate`` hands its arguments to the simulator's own command line."""
+    """``simulate --help`` names this program, every endpoint family served and the fault flags."""
     assert main(["simulate", "--help"]) == 0
-    assert "--port" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("usage: sentdm-async simulate ")
+    assert "--port" in out
+    assert "--webhook-drop" in out
+    assert "sk_test_simulator" in out
+    families = {path.split("/")[2] for _, path in Simulator(contacts=0).endpoints()}
+    assert {"messages", "webhooks", "calls", "templates"} <= families
+    flat = " ".join(out.split())
+    for family in families:
+        assert f"/v3/{family}" in flat
     assert main(["simulate", "--speed", "-1"]) == 2
+    assert "sentdm-async simulate: error" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
+async def test_simulate_exits_130_on_ctrl_c() -> None:
+    """``sentdm-async simulate`` serves until SIGINT, then exits 130 like every command."""
+    # Ctrl-C's default handler is put back first: a test run started in the background by a
+    # non-interactive shell inherits SIGINT as ignored, and so would the child.
+    entry = (
+        "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "runpy.run_module('sentdm_async', run_name='__main__', alter_sys=True)"
+    )
+    args = ["simulate", "--port", "0", "--rate-limit", "0", "--contacts", "0"]
+    process = subprocess.Popen(  # noqa: S603, ASYNC220 - a fixed command line; started at once
+        [sys.executable, "-c", entry, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 10)
+        assert line.startswith(b"Sent simulator listening on http://127.0.0.1:")
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(process.wait, 10) == 130
+        assert process.stderr is not None
+        assert b"Traceback" not in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def test_main_interrupted(

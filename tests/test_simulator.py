@@ -18,7 +18,14 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 import sentdm_async.simulator as simulator
-from sentdm_async.simulator import FAULT_KINDS, OutcomeMix, Simulator, run_main, serve
+from sentdm_async.simulator import (
+    FAULT_KINDS,
+    OutcomeMix,
+    Simulator,
+    WebhookFaults,
+    run_main,
+    serve,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -61,7 +68,15 @@ async def wait_terminal(sim: Simulator, message_id: str) -> None:
 def test_exports_are_sorted_and_complete() -> None:
     """__all__ is sorted and names every public object of the package."""
     assert simulator.__all__ == sorted(simulator.__all__)
-    for name in ("FAULT_KINDS", "OutcomeMix", "SimStats", "Simulator", "run_main", "serve"):
+    for name in (
+        "FAULT_KINDS",
+        "OutcomeMix",
+        "SimStats",
+        "Simulator",
+        "WebhookFaults",
+        "run_main",
+        "serve",
+    ):
         assert name in simulator.__all__
 
 
@@ -892,7 +907,7 @@ def test_run_main_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> Non
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery differs on Windows")
 async def test_module_entry_point_serves_until_ctrl_c() -> None:
-    """The module entry point prints its URL, serves, and exits 0 on SIGINT."""
+    """The module entry point prints its URL, serves, and exits 130 on SIGINT."""
     # `python -m sentdm_async.simulator`, with Ctrl-C's default handler put back first: a test
     # run started in the background by a non-interactive shell inherits SIGINT as ignored, and
     # so would the child.
@@ -916,7 +931,7 @@ async def test_module_entry_point_serves_until_ctrl_c() -> None:
             assert status == 200
             assert "X-RateLimit-Limit" not in response.headers
         process.send_signal(2)  # SIGINT
-        assert await asyncio.to_thread(process.wait, 10) == 0
+        assert await asyncio.to_thread(process.wait, 10) == 130
     finally:
         if process.poll() is None:
             process.kill()
@@ -994,7 +1009,7 @@ def test_run_main_reports_a_taken_port(capsys: pytest.CaptureFixture[str]) -> No
 def test_run_main_prints_and_stops_on_ctrl_c(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """run_main prints the listening line and returns 0 on KeyboardInterrupt."""
+    """run_main prints the listening line and returns 130 on KeyboardInterrupt."""
     real_serve = serve
 
     async def serve_then_interrupt(
@@ -1007,6 +1022,55 @@ def test_run_main_prints_and_stops_on_ctrl_c(
         await real_serve(sim, host, port, ready=ready_then_interrupt)
 
     monkeypatch.setattr("sentdm_async.simulator._cli.serve", serve_then_interrupt)
-    assert run_main(["--port", "0", "--api-key", "k2", "--seed", "3", "--speed", "90"]) == 0
+    assert run_main(["--port", "0", "--api-key", "k2", "--seed", "3", "--speed", "90"]) == 130
     out = capsys.readouterr().out
     assert re.match(r"^Sent simulator listening on http://127\.0\.0\.1:\d+ \(api key: k2\)$", out)
+
+
+def test_run_main_sets_webhook_faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The --webhook-* flags become the served simulator's WebhookFaults."""
+    served: list[Simulator] = []
+
+    async def capture(sim: Simulator, host: str, port: int, **_: object) -> None:
+        served.append(sim)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("sentdm_async.simulator._cli.serve", capture)
+    argv = ["--webhook-drop", "0.25", "--webhook-duplicate", "1", "--webhook-reorder", "0.5"]
+    argv += ["--webhook-delay", "0.1", "--webhook-bad-signature", "0.2"]
+    argv += ["--webhook-max-delay", "0.5"]
+    assert run_main(argv) == 130
+    assert served[0].webhooks.faults == WebhookFaults(
+        drop=0.25, duplicate=1.0, reorder=0.5, delay=0.1, bad_signature=0.2, max_delay=0.5
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--webhook-drop", "1.5"], ["--webhook-delay", "x"], ["--webhook-max-delay", "-1"]],
+    ids=["over-1", "not-a-number", "negative-max-delay"],
+)
+def test_run_main_refuses_bad_webhook_faults(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """A probability outside 0..1, or a negative max delay, is a usage error (exit 2)."""
+    with pytest.raises(SystemExit) as excinfo:
+        run_main(argv)
+    assert excinfo.value.code == 2
+    assert "webhook" in capsys.readouterr().err
+
+
+async def test_every_listed_endpoint_is_routed(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """Simulator.endpoints() (what --help lists) names only paths the simulator routes."""
+    endpoints = sim.endpoints()
+    assert ("GET", "/v3/webhooks/{id}/events") in endpoints
+    assert ("POST", "/v3/messages") in endpoints
+    for method, pattern in endpoints:
+        path = re.sub(r"\{\w+\}", "x", pattern)
+        _, body, response = await call(session, method, f"{sim.base_url}{path}", json={})
+        error = body.get("error") if isinstance(body, dict) else None
+        assert not error or error.get("code") != "RESOURCE_000", (method, pattern, response.status)
+    _, body, _ = await call(session, "GET", f"{sim.base_url}/v3/nothing-here")
+    assert body["error"]["code"] == "RESOURCE_000"

@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from sentdm_async import AsyncSent, BadRequestError, NotFoundError, PollPolicy, webhooks
-from sentdm_async.simulator import Simulator
-from sentdm_async.simulator._webhooks import AUTO_DISABLE_AFTER, WebhookFaults
+from sentdm_async.simulator import Simulator, WebhookFaults
+from sentdm_async.simulator._webhooks import AUTO_DISABLE_AFTER
 
 from .conftest import API_KEY
 

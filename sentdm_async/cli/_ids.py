@@ -3,8 +3,9 @@
 An ids file holds one id per line; surrounding whitespace is stripped, blank lines and lines
 starting with ``#`` are skipped. Everything else is passed on as an id, so a malformed one (a
 control character, ``..``, longer than 256 characters) gets its own error line from the client's
-validation instead of stopping the job. Lines are read in chunks and cut at `MAX_LINE` bytes, so
-neither a huge file nor a huge line is ever held in memory.
+validation instead of stopping the job. Ids given as arguments are all passed on (stripped): an
+empty argument is an empty id, with its error line. Lines are read in chunks and cut at
+`MAX_LINE` bytes, so neither a huge file nor a huge line is ever held in memory.
 
 Also here: the ``--resume`` file, whose JSON lines name the ids already answered.
 """
@@ -201,8 +202,10 @@ def open_ids(ids: list[str], path: str | None, *, skip: Set[str] = frozenset()) 
     if path is None:
         if not ids:
             raise UsageError("no message ids: give them as arguments or with --ids-file FILE")
-        cleaned = [m for m in (_clean(i) for i in ids) if m is not None]
-        return IdSource(cleaned, total=sum(m not in skip for m in cleaned), skip=skip)
+        # Arguments are ids as typed: an empty one (``""``, an unset shell variable) gets its
+        # error line like any other malformed id, never dropped silently as a blank file line.
+        given = [i.strip() for i in ids]
+        return IdSource(given, total=sum(m not in skip for m in given), skip=skip)
     if path == "-":
         return _stdin_ids(skip)
     try:

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..simulator import run_main
 
         try:
-            return run_main(args.simulator_argv)
+            return run_main(args.simulator_argv, prog=f"{PROG} simulate")
         except SystemExit as exc:  # its own --help or usage error
             return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     ui = Ui(PROG)

@@ -87,8 +87,7 @@ async def watch_pass(
         expect_pushes: Tell the watcher pushes will come (no polls before the first one).
         gap_fill: The watcher's `PollPolicy.gap_fill`.
     """
-    from ..simulator import Simulator
-    from ..simulator._webhooks import WebhookFaults
+    from ..simulator import Simulator, WebhookFaults
 
     result = PassResult(label or ("push+poll" if push else "polling only"), messages)
     sim = Simulator(

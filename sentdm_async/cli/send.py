@@ -37,7 +37,15 @@ async def run(client: AsyncSent, args: argparse.Namespace, ui: Ui) -> int:
     except (TypeError, ValueError) as exc:  # refused by the client before any request
         raise UsageError(str(exc)) from None
     JsonLines().write(result)
-    ui.line(f"{result.status}: {len(result.recipients)} message(s)")
+    if args.sandbox:
+        # Sandbox ids look real but name nothing: a later status or activities call on one
+        # answers 404, which reads like a bug unless it was said here.
+        ui.line(
+            f"sandbox: {len(result.recipients)} message(s) validated, nothing sent; their ids "
+            "are not stored, so status and activities answer 404 for them"
+        )
+    else:
+        ui.line(f"{result.status}: {len(result.recipients)} message(s)")
     return 0
 
 
@@ -64,6 +72,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--scheduled-at", metavar="ISO8601", help="send later (with a UTC offset)")
     p.add_argument("--idempotency-key", metavar="KEY", help="default: a random one")
-    p.add_argument("--sandbox", action="store_true", help="validate only; nothing is sent")
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="validate only; nothing is sent, and the ids printed answer 404 later",
+    )
     add_client_options(p, nested=True)
     p.set_defaults(run=run)

@@ -28,13 +28,18 @@ if TYPE_CHECKING:
     from ..models import WatchEvent
     from ._output import Ui
 
-__all__ = ["LiveBoard", "WatchBoard", "event_line", "parse_until", "run_watch"]
+__all__ = ["KNOWN_STATUSES", "LiveBoard", "WatchBoard", "event_line", "parse_until", "run_watch"]
 
 #: Up to this many messages the table has a row per message; beyond, counts by status.
 MAX_ROWS: Final = 20
 #: Seconds between two refreshes of the live table.
 LIVE_REFRESH: Final = 0.25
 WAITING: Final = "WAITING"
+#: The statuses ``--until`` accepts: every message status Sent documents (API_NOTES §2.1). A
+#: typo such as ``--until DELIVERD`` would otherwise watch until the timeout, or forever.
+KNOWN_STATUSES: Final = TERMINAL_STATUSES | frozenset(
+    {"QUEUED", "PROCESSED", "ROUTED", "SCHEDULED", "SENT"}
+)
 TIMED_OUT: Final = "TIMED OUT"
 
 
@@ -42,13 +47,19 @@ def parse_until(text: str | None) -> frozenset[str]:
     """Parse ``--until DELIVERED,READ`` (case-insensitive); ``None`` means `TERMINAL_STATUSES`.
 
     Raises:
-        UsageError: No status named.
+        UsageError: No status named, or one that is not in `KNOWN_STATUSES`.
     """
     if text is None:
         return TERMINAL_STATUSES
     statuses = frozenset(s.strip().upper() for s in text.split(",") if s.strip())
     if not statuses:
         raise UsageError("--until needs at least one status, e.g. --until DELIVERED,READ")
+    unknown = statuses - KNOWN_STATUSES
+    if unknown:
+        raise UsageError(
+            f"--until: unknown status {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(KNOWN_STATUSES))}"
+        )
     return statuses
 
 
@@ -282,7 +293,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--until",
         metavar="STATUS,...",
-        help="statuses that end a watch (default: any terminal status)",
+        help="statuses that end a watch, e.g. DELIVERED,READ (default: any terminal status)",
     )
     p.add_argument(
         "--timeout",

@@ -1,7 +1,10 @@
 """A local fake Sent v3 server for tests, demos and benchmarks.
 
 Start it in-process with ``async with Simulator() as sim:`` (then point a client at
-``sim.base_url``) or from a shell with ``python -m sentdm_async.simulator --port 8080``.
+``sim.base_url``, with ``x-api-key`` ``sim.api_key``: ``sk_test_simulator`` unless given) or
+from a shell with ``python -m sentdm_async.simulator --port 8080`` (or ``sentdm-async
+simulate``). ``sim.webhooks.faults = WebhookFaults(drop=0.1)`` loses, repeats, reorders, delays
+or mis-signs webhook deliveries.
 """
 
 from ._cli import run_main as run_main
@@ -11,6 +14,7 @@ from ._http import SimStats as SimStats
 from ._model import OUTCOMES as OUTCOMES
 from ._model import OutcomeMix as OutcomeMix
 from ._server import Simulator as Simulator
+from ._webhooks import WebhookFaults as WebhookFaults
 
 __all__ = [
     "FAULT_KINDS",
@@ -18,6 +22,7 @@ __all__ = [
     "OutcomeMix",
     "SimStats",
     "Simulator",
+    "WebhookFaults",
     "run_main",
     "serve",
 ]

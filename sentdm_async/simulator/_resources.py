@@ -106,6 +106,8 @@ class ResourceRoutes:
             ("GET", "/v3/numbers/lookup/{id}", self._lookup),
             *self.voice.table(),
         ]
+        #: ``(method, path pattern)`` of every endpoint this table answers.
+        self.endpoints = [(method, path) for method, path, _ in table]
         self._routes = [
             (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), fn)
             for method, path, fn in table

@@ -25,6 +25,7 @@ from ._model import (
 )
 from ._resources import ResourceRoutes
 from ._validate import IDEMPOTENCY_KEY, InvalidRequestError, SendRequest, parse_int, parse_send
+from ._webhooks import ENDPOINTS as WEBHOOK_ENDPOINTS
 from ._webhooks import WebhookHub
 
 if TYPE_CHECKING:
@@ -32,6 +33,13 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 _DEFAULT_MIX: Final = OutcomeMix()
+#: The message and contact-list endpoints `Simulator._answer` routes itself.
+_CORE_ENDPOINTS: Final = (
+    ("POST", "/v3/messages"),
+    ("GET", "/v3/messages/{id}"),
+    ("GET", "/v3/messages/{id}/activities"),
+    ("GET", "/v3/contacts"),
+)
 _IDEMPOTENCY_CACHE: Final = 100_000  # entries kept before the oldest is evicted
 _SHUTDOWN_TIMEOUT: Final = 0.5  # seconds close() waits for running handlers before cancelling
 
@@ -168,6 +176,10 @@ class Simulator:
         await self.close()
 
     # -- seeding and inspection ------------------------------------------------------------------
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        """Return ``(method, path pattern)`` of every endpoint served, e.g. ``/v3/calls/{id}``."""
+        return [*_CORE_ENDPOINTS, *WEBHOOK_ENDPOINTS, *self.resources.endpoints]
 
     def clock(self) -> float:
         """Return simulated seconds since the simulator was created."""

@@ -83,12 +83,15 @@ class WebhookFaults:
     max_delay: float = 2.0
 
     def __post_init__(self) -> None:
-        """Refuse probabilities outside 0..1."""
+        """Refuse probabilities outside 0..1 and a negative or infinite ``max_delay``."""
         for name in ("drop", "duplicate", "reorder", "delay", "bad_signature"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 msg = f"WebhookFaults.{name} must be within 0..1, got {value}"
                 raise ValueError(msg)
+        if not 0.0 <= self.max_delay < float("inf"):
+            msg = f"WebhookFaults.max_delay must be a finite number >= 0, got {self.max_delay}"
+            raise ValueError(msg)
 
 
 @dataclass
@@ -139,6 +142,23 @@ class _BadRequestError(Exception):
 
 def _now_iso() -> str:
     return format_ts(datetime.now(UTC), 0)
+
+
+#: ``(method, path pattern)`` of every endpoint `WebhookHub.handle` answers (its routing is
+#: written out in ``_route``/``_route_one``; a test asks each of these and gets no 404 route).
+ENDPOINTS: Final = (
+    ("POST", "/v3/webhooks"),
+    ("GET", "/v3/webhooks"),
+    ("GET", "/v3/webhooks/event-types"),
+    ("GET", "/v3/webhooks/{id}"),
+    ("PUT", "/v3/webhooks/{id}"),
+    ("PATCH", "/v3/webhooks/{id}"),
+    ("DELETE", "/v3/webhooks/{id}"),
+    ("POST", "/v3/webhooks/{id}/rotate-secret"),
+    ("PATCH", "/v3/webhooks/{id}/toggle-status"),
+    ("POST", "/v3/webhooks/{id}/test"),
+    ("GET", "/v3/webhooks/{id}/events"),
+)
 
 
 def _new_secret() -> str:

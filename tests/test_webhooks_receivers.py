@@ -188,8 +188,11 @@ async def test_a_sender_hanging_up_mid_body_is_logged_quietly(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-async def test_a_stalled_body_gets_408_and_the_connection_closed(served: Served) -> None:
+async def test_a_stalled_body_gets_408_and_the_connection_closed(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     """A body stalled after 1 byte is answered 408 at read_timeout, then the socket is closed."""
+    caplog.set_level(logging.DEBUG)
     url, got, receiver = served
     port = int(url.split(":")[2].split("/")[0])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -202,6 +205,7 @@ async def test_a_stalled_body_gets_408_and_the_connection_closed(served: Served)
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert b"within 0.3 s" in answer
     assert (got, receiver.refused) == ([], 1)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_the_asgi_app_answers_408_to_a_stalled_body() -> None:
@@ -252,14 +256,17 @@ def test_the_readme_fastapi_route_answers_on_the_exact_path() -> None:
     )
     got: list[webhooks.WebhookEvent] = []
     with TestClient(fastapi_app(got), follow_redirects=False) as client:
-        for body, headers in replay_script():
-            response = client.post("/hooks/sent", content=body, headers=headers)
-            assert response.status_code == 200, response.text
+        answers = [
+            client.post("/hooks/sent", content=body, headers=headers)
+            for body, headers in replay_script()
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert answers[1].json() == {"ok": True, "duplicate": True}
         assert client.get("/hooks/sent").status_code == 405
         forged = client.post("/hooks/sent", content=b"{}", headers=signed(b"[]"))
         assert forged.status_code == 400
         assert "no v1 signature matches" in forged.json()["error"]
-    assert [e.event_id for e in got] == ["ev-1", "ev-2"]
+    assert [(e.webhook_id, e.event_id) for e in got] == [("msg_1", "ev-1"), ("msg_2", "ev-2")]
 
 
 def test_a_mount_redirects_which_is_why_the_readme_uses_a_route() -> None:

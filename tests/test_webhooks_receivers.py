@@ -295,3 +295,71 @@ def test_the_asgi_app_is_typed_for_starlette() -> None:
         again = signed(body, webhook_id="wh-2")
         assert client.post("/mounted/", content=body, headers=again).status_code == 200
     assert app.receiver.handed_over == 2
+
+
+async def test_a_chunked_body_past_the_cap_gets_413_and_the_connection_closed() -> None:
+    """A body without Content-Length that grows past max_body: 413, not read further."""
+    got: list[webhooks.WebhookEvent] = []
+    app = web.Application()
+    app.router.add_post("/hooks", webhooks.aiohttp_handler(SECRET, got.append, max_body=1000))
+    async with TestServer(app, host="127.0.0.1") as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            chunk = b"x" * 800
+            writer.write(b"POST /hooks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) * 2)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 10)  # EOF: the server closed it
+        finally:
+            writer.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert got == []
+
+
+async def test_remembered_deliveries_are_bounded_and_concurrent_repeats_wait() -> None:
+    """remember=1 forgets the oldest delivery; a repeat arriving mid-hand-over gets 409."""
+    release = anyio.Event()
+    got: list[str | None] = []
+
+    async def target(event: webhooks.WebhookEvent) -> None:
+        got.append(event.webhook_id)
+        if event.webhook_id == "slow":
+            await release.wait()
+
+    receiver = webhooks.Receiver(SECRET, target, remember=1)
+    body = envelope()
+    first, second = signed(body, webhook_id="a"), signed(body, webhook_id="b")
+    for headers in (first, second, first):  # "a" was forgotten when "b" came
+        assert (await receiver.handle(body, headers))[0] == 200
+    slow = signed(body, webhook_id="slow")
+    statuses: list[int] = []
+    async with anyio.create_task_group() as tg:
+
+        async def deliver() -> None:
+            statuses.append((await receiver.handle(body, slow))[0])
+
+        tg.start_soon(deliver)
+        await anyio.wait_all_tasks_blocked()
+        statuses.append((await receiver.handle(body, slow))[0])  # the sender's early retry
+        release.set()
+    assert statuses == [409, 200]
+    assert got == ["a", "b", "a", "slow"]
+
+
+async def test_the_asgi_app_answers_nothing_to_a_sender_that_hung_up() -> None:
+    """An http.disconnect mid-body ends the request without an answer or a warning."""
+    app = webhooks.asgi_app(SECRET, print)
+    messages: list[MutableMapping[str, Any]] = [
+        {"type": "http.request", "body": b"{", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)  # pragma: no cover - nothing is sent
+
+    await app({"type": "http", "method": "POST", "headers": []}, receive, send)
+    assert (sent, app.receiver.refused) == ([], 0)

@@ -633,15 +633,16 @@ def _text(value: object) -> str:
 
 
 def _relayed(raw: bytes | str) -> WebhookEvent:
-    """Decode an event `WebhookRelay.publish` wrote (its ``event_id`` kept)."""
+    """Decode an event `WebhookRelay.publish` wrote (its ``event_id`` and ``webhook_id`` kept)."""
     data = raw.encode() if isinstance(raw, str) else raw
     event = parse(data)
     try:
-        event_id = msgspec.json.decode(data, type=_EventId).event_id
+        ids = msgspec.json.decode(data, type=_EventIds)
     except msgspec.DecodeError:
-        event_id = None
-    return msgspec.structs.replace(event, event_id=event_id)
+        ids = _EventIds()
+    return msgspec.structs.replace(event, event_id=ids.event_id, webhook_id=ids.webhook_id)
 
 
-class _EventId(msgspec.Struct):
+class _EventIds(msgspec.Struct):
     event_id: str | None = None
+    webhook_id: str | None = None

@@ -29,12 +29,14 @@ from sentdm_async.webhooks import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, MutableMapping
 
     from sentdm_async.simulator import Simulator
 
 SECRET = "whsec_" + base64.b64encode(b"a 24-byte signing secret").decode()
 OTHER = "whsec_" + base64.b64encode(b"another secret, rotated!").decode()
+#: A well-formed v1 signature that matches nothing.
+ZEROS = "v1," + base64.b64encode(bytes(32)).decode()
 
 
 def envelope(status: str = "DELIVERED", message_id: str = "m-1", **extra: Any) -> bytes:
@@ -96,10 +98,21 @@ def _mutations() -> list[Any]:
     now = int(good["X-Webhook-Timestamp"])
     return [
         pytest.param(
-            body, {**good, "X-Webhook-Signature": "v1,AAAA"}, SECRET, "no signature", id="wrong-sig"
+            body,
+            {**good, "X-Webhook-Signature": ZEROS},
+            SECRET,
+            "no v1 signature matches",
+            id="wrong-sig",
         ),
-        pytest.param(body + b" ", good, SECRET, "no signature", id="body-changed"),
-        pytest.param(body, good, OTHER, "no signature", id="other-secret"),
+        pytest.param(
+            body,
+            {**good, "X-Webhook-Signature": "v1,AAAA"},
+            SECRET,
+            "not a SHA-256",
+            id="sig-short",
+        ),
+        pytest.param(body + b" ", good, SECRET, "no v1 signature matches", id="body-changed"),
+        pytest.param(body, good, OTHER, "no v1 signature matches", id="other-secret"),
         pytest.param(
             body,
             {k: v for k, v in good.items() if k != "X-Webhook-ID"},
@@ -133,13 +146,20 @@ def _mutations() -> list[Any]:
             body,
             {**good, "X-Webhook-Signature": "v1,!!!not-base64"},
             SECRET,
-            "no v1",
+            "entry 1 is not base64",
             id="sig-bad-b64",
         ),
         pytest.param(
             body, {**good, "X-Webhook-Signature": "v2,abc"}, SECRET, "no v1", id="sig-other-version"
         ),
-        pytest.param(body, {**good, "X-Webhook-Signature": "   "}, SECRET, "empty", id="sig-blank"),
+        pytest.param(body, {**good, "X-Webhook-Signature": ""}, SECRET, "empty", id="sig-empty"),
+        pytest.param(
+            body,
+            {**good, "X-Webhook-Signature": "   "},
+            SECRET,
+            "no v1 signature in",
+            id="sig-blank",
+        ),
         pytest.param(
             body,
             {**good, "X-Webhook-Signature": "v1," + "A" * 9000},
@@ -368,12 +388,12 @@ async def test_asgi_app_contract() -> None:
     assert await _asgi(app, "POST", [b"x" * 1500, b"x" * 1500], headers) == 413
     assert await _asgi(app, "POST", [body], {**headers, "X-Webhook-Timestamp": "1"}) == 400
     lifespan = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    answers: list[dict[str, Any]] = []
+    answers: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return lifespan.pop(0)
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         answers.append(message)
 
     await app({"type": "lifespan"}, receive, send)
@@ -516,12 +536,12 @@ async def test_an_unavailable_target_gets_503_with_retry_after() -> None:
     app = webhooks.asgi_app(SECRET, target)
     body = envelope()
     headers = signed(body, event_id="ev-busy")
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> MutableMapping[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {

@@ -25,6 +25,8 @@ from ._events import WebhookEvent as WebhookEvent
 from ._events import WebhookPayloadError as WebhookPayloadError
 from ._events import parse as parse
 from ._receivers import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY
+from ._receivers import DEFAULT_READ_TIMEOUT as DEFAULT_READ_TIMEOUT
+from ._receivers import ASGIReceiver as ASGIReceiver
 from ._receivers import Receiver as Receiver
 from ._receivers import TargetUnavailableError as TargetUnavailableError
 from ._receivers import aiohttp_handler as aiohttp_handler
@@ -38,7 +40,9 @@ from ._verify import verify as verify
 
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TOLERANCE",
+    "ASGIReceiver",
     "ContactEvent",
     "ContactPayload",
     "GenericEvent",

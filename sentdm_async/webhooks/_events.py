@@ -114,8 +114,12 @@ class _Base(msgspec.Struct, frozen=True, kw_only=True):
     timestamp: datetime | None = None
     request_id: str | None = None
     #: The delivery's ``X-Webhook-Event-ID`` (the same on Sent's retries), set by
-    #: `construct_event`; ``None`` from `parse`.
+    #: `construct_event`; ``None`` from `parse`. Not signed: a replay can carry any value, so
+    #: deduplicate on `webhook_id`, never on this.
     event_id: str | None = None
+    #: The signed ``X-Webhook-ID`` (Svix's message id: the same on retries), set by
+    #: `construct_event`; ``None`` from `parse`.
+    webhook_id: str | None = None
 
     @property
     def name(self) -> str:

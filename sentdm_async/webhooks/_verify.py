@@ -5,6 +5,21 @@ the signature header is a space-separated list of ``v1,<base64 digest>`` entries
 passes, other versions are ignored). Everything a sender controls is checked here, and any
 failure is a `WebhookVerificationError` saying which check failed, never the secret or the
 expected signature.
+
+Where this differs from the reference implementation (``standardwebhooks`` 1.3.0), on purpose,
+and where it follows it (``tests/test_webhooks_reference.py`` runs both on the same inputs):
+
+- Every signature entry is tried, as the reference does: the 4096-character cap on the header
+  already bounds the work (about 85 entries), so a count limit would only refuse a valid list.
+- The id is signed exactly as received: nothing is stripped (the reference strips nothing, and
+  ``str.strip`` would also eat U+00A0 and break the HMAC of a genuine id).
+- Entries are separated by single spaces, as the spec writes them; an entry holding a tab,
+  NBSP or other whitespace is refused with that reason (the reference cannot match it either).
+- A digest must be canonical base64 (``=`` padding, zero trailing bits): the reference compares
+  the text, so a re-encoded variant of a valid digest fails there too; here it is named.
+- Stricter than the reference: the timestamp must be ASCII digits (the reference's ``float()``
+  takes ``1.7e9``, ``" 17…"`` and Arabic-Indic digits: none is a Unix-seconds header), the id is
+  at most 256 characters and each header at most 4096 (refused before any HMAC is computed).
 """
 
 from __future__ import annotations
@@ -22,6 +37,8 @@ from ..errors import SentError
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "MAX_HEADER",
+    "MAX_ID",
     "Headers",
     "WebhookError",
     "WebhookVerificationError",
@@ -37,8 +54,10 @@ TIMESTAMP_HEADERS: Final = ("x-webhook-timestamp", "webhook-timestamp", "svix-ti
 SIGNATURE_HEADERS: Final = ("x-webhook-signature", "webhook-signature", "svix-signature")
 EVENT_ID_HEADER: Final = "x-webhook-event-id"
 _SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - the prefix Sent shows, not a secret
-_MAX_HEADER: Final = 4096  # longer id/timestamp/signature headers are refused before any work
-_MAX_SIGNATURES: Final = 16
+#: Longest signature header accepted (characters); it bounds the entries tried (about 85).
+MAX_HEADER: Final = 4096
+#: Longest webhook id and event id accepted (characters); Sent's and Svix's are about 40.
+MAX_ID: Final = 256
 
 #: A header mapping (aiohttp's, Starlette's, a dict) or ASGI-style ``(name, value)`` pairs.
 Headers: TypeAlias = Mapping[str, str] | Iterable[tuple[bytes | str, bytes | str]]
@@ -85,15 +104,18 @@ def lower_headers(headers: object) -> dict[str, str]:
     return out
 
 
-def _header(headers: Mapping[str, str], names: Sequence[str]) -> str:
+def _header(headers: Mapping[str, str], names: Sequence[str], limit: int = MAX_HEADER) -> str:
+    """The first of ``names`` present, exactly as received (nothing stripped: it is signed)."""
     for name in names:
         value = headers.get(name)
         if value is not None:
-            if not value.strip():
+            if not value:
                 raise WebhookVerificationError(f"header {name} is empty")
-            if len(value) > _MAX_HEADER:
-                raise WebhookVerificationError(f"header {name} is too long")
-            return value.strip()
+            if len(value) > limit:
+                raise WebhookVerificationError(
+                    f"header {name} is too long (over {limit} characters)"
+                )
+            return value
     raise WebhookVerificationError(f"missing header {names[0]} (or {', '.join(names[1:])})")
 
 
@@ -122,7 +144,9 @@ def _keys(secret: object) -> list[bytes]:
 
 def _timestamp(text: str, tolerance: float, now: float | None) -> int:
     if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        raise WebhookVerificationError("webhook timestamp is not Unix seconds")
+        raise WebhookVerificationError(
+            "webhook timestamp is not Unix seconds (at most 12 ASCII digits, no sign or fraction)"
+        )
     stamp = int(text)
     current = time.time() if now is None else now
     if stamp < current - tolerance:
@@ -132,17 +156,40 @@ def _timestamp(text: str, tolerance: float, now: float | None) -> int:
     return stamp
 
 
-def _signatures(header: str) -> list[bytes]:
+def _entry(number: int, entry: str) -> bytes | str | None:
+    """One signature entry: its digest, a reason it cannot match, or None (another scheme)."""
+    if any(char.isspace() for char in entry):
+        return (
+            f"signature entry {number} holds a tab, NBSP or other whitespace "
+            "(entries are separated by single spaces)"
+        )
+    version, _, encoded = entry.partition(",")
+    if version != "v1":
+        return None  # another scheme's signature: not ours to check
+    try:
+        digest = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return f"signature entry {number} is not base64 (a bad character or missing = padding)"
+    if base64.b64encode(digest).decode() != encoded:
+        return f"signature entry {number} is not canonical base64 (padding or trailing bits)"
+    if len(digest) != hashlib.sha256().digest_size:
+        return f"signature entry {number} is {len(digest)} bytes, not a SHA-256 digest"
+    return digest
+
+
+def _signatures(header: str) -> tuple[list[bytes], list[str]]:
+    """The ``v1`` digests of a signature header, and why the other ``v1``-like entries failed."""
     found: list[bytes] = []
-    for entry in header.split()[:_MAX_SIGNATURES]:
-        version, _, encoded = entry.partition(",")
-        if version != "v1" or not encoded:
-            continue  # another scheme's signature: not ours to check
-        try:
-            found.append(base64.b64decode(encoded, validate=True))
-        except (binascii.Error, ValueError):
-            continue  # a malformed entry cannot match; another entry still may
-    return found
+    problems: list[str] = []
+    for number, entry in enumerate(header.split(" "), start=1):
+        if not entry:
+            continue  # two spaces in a row: nothing to check (the reference skips them too)
+        parsed = _entry(number, entry)
+        if isinstance(parsed, bytes):
+            found.append(parsed)
+        elif parsed is not None:
+            problems.append(parsed)
+    return found, problems
 
 
 def _body_bytes(body: object) -> bytes:
@@ -176,9 +223,24 @@ def verify(
         now: Unix time to check against (default: the clock).
 
     Raises:
-        WebhookVerificationError: Which check failed (missing or malformed header, stale or
-            future timestamp, no matching ``v1`` signature, unusable secret or body).
+        WebhookVerificationError: Which check failed (missing, empty or over-long header,
+            timestamp not Unix seconds, stale or in the future, a signature entry with a tab or
+            NBSP, not base64, not canonical base64 or not a digest, no matching ``v1``
+            signature, unusable secret or body). See the module docstring for how this
+            compares with ``standardwebhooks``.
     """
+    verified_id(body, headers, secret, tolerance=tolerance, now=now)
+
+
+def verified_id(
+    body: bytes | str,
+    headers: Headers,
+    secret: str | bytes | Sequence[str | bytes],
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> str:
+    """`verify`, returning the signed webhook id (the receivers deduplicate on it)."""
     if not (isinstance(tolerance, int | float) and 0 <= tolerance < math.inf):
         raise WebhookVerificationError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
     if now is not None and not (isinstance(now, int | float) and math.isfinite(now)):
@@ -186,17 +248,18 @@ def verify(
     raw = _body_bytes(body)
     keys = _keys(secret)
     lowered = lower_headers(headers)
-    webhook_id = _header(lowered, ID_HEADERS)
+    webhook_id = _header(lowered, ID_HEADERS, MAX_ID)
     stamp = _timestamp(_header(lowered, TIMESTAMP_HEADERS), tolerance, now)
-    candidates = _signatures(_header(lowered, SIGNATURE_HEADERS))
-    if not candidates:
-        raise WebhookVerificationError("no v1 signature in the signature header")
+    candidates, problems = _signatures(_header(lowered, SIGNATURE_HEADERS))
     signed = _raw(f"{webhook_id}.{stamp}.") + raw
     for key in keys:
         expected = hmac.new(key, signed, hashlib.sha256).digest()
         if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
-            return
-    raise WebhookVerificationError("no signature matches the secret")
+            return webhook_id
+    reasons = problems[:3]  # each names its entry; three are enough to see the pattern
+    if candidates:
+        reasons.insert(0, f"no v1 signature matches the secret ({len(candidates)} tried)")
+    raise WebhookVerificationError("; ".join(reasons) or "no v1 signature in the signature header")
 
 
 def sign(body: bytes, secret: str, *, webhook_id: str, timestamp: int) -> str:

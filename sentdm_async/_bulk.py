@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-import msgspec
-
 from ._engine import FanOut, Handle
 from ._gate import BULK_WEIGHT
 from ._ids import message_path
+from ._time import json_decoder
 from ._wire import Envelope
 from .errors import SentError
 from .models import ActivityFailure, ActivityLog, ActivityOk, ActivityResult
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["ACTIVITIES", "ActivityStream", "activity_fetcher", "activity_stream"]
 
 #: The one decoder of activity logs (single calls, bulk jobs and watchers).
-ACTIVITIES: Final = msgspec.json.Decoder(Envelope[ActivityLog])
+ACTIVITIES: Final = json_decoder(Envelope[ActivityLog])
 #: Requests in flight of one `retrieve_activities_many` by default.
 DEFAULT_BULK_CONCURRENCY: Final = 32
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Unpack
 
-import msgspec
-
 from ._checks import check_positive_int
 from ._pages import pages
+from ._time import json_decoder
 from ._wire import Envelope
 from .models import Contact, ContactPage
 
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Contacts"]
 
-_PAGE: Final = msgspec.json.Decoder(Envelope[ContactPage])
+_PAGE: Final = json_decoder(Envelope[ContactPage])
 _CHANNELS: Final = frozenset({"sms", "whatsapp"})
 
 

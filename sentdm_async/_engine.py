@@ -11,8 +11,10 @@ stream of items), the watcher's scheduler and the command line all run on this:
   falls behind (backpressure), so memory stays bounded however long the input is.
 - The caller holds a `Handle`, not the job: tasks reference the job, never the handle, so a
   handle that is dropped (a ``break`` out of an unbound ``async for``) is freed at once and its
-  ``__del__`` cancels the work and warns with `ResourceWarning`. ``async with`` is the contract;
-  ``__del__`` is the safety net.
+  ``__del__`` cancels the work. Dropped within `SILENT_DROP_WINDOW` of its last read, it is
+  cancelled silently, as an abandoned async generator is finalised; a handle that stayed alive
+  unread longer (and kept spending the budget meanwhile) warns with `ResourceWarning`.
+  ``async with`` is the contract; ``__del__`` is the safety net.
 
 The reading contract, the same for every handle:
 
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import warnings
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -49,12 +52,23 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-__all__ = ["ORDERED_WINDOW_FACTOR", "FanOut", "Handle", "Job", "Outbox", "fan_out"]
+__all__ = [
+    "ORDERED_WINDOW_FACTOR",
+    "SILENT_DROP_WINDOW",
+    "FanOut",
+    "Handle",
+    "Job",
+    "Outbox",
+    "fan_out",
+]
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - the item type, as in aiometer
 R = TypeVar("R")
 
+#: A handle dropped within this many seconds of its last read (``async for ... break``) is
+#: cancelled without a warning; one left unread longer warns when it is collected.
+SILENT_DROP_WINDOW: Final = 1.0
 #: In input order, a worker may run this many multiples of ``concurrency`` ahead of the oldest
 #: result not yet read (the reorder window); as they complete, twice ``concurrency``.
 ORDERED_WINDOW_FACTOR: Final = 4
@@ -167,6 +181,8 @@ class Job(Generic[T]):
         self._runner: asyncio.Task[None] | None = None
         self._reading = False
         self.closed = False
+        #: When the caller last read (or started) it (`time.monotonic`).
+        self.last_read = time.monotonic()
 
     async def work(self, tg: TaskGroup) -> None:
         """Start (or run) the job's tasks in ``tg``."""
@@ -184,6 +200,7 @@ class Job(Generic[T]):
         """Start the runner task (idempotent; needs a running event loop)."""
         if self._runner is None and not self.closed:
             self._runner = asyncio.get_running_loop().create_task(self._run())
+            self.last_read = time.monotonic()
 
     async def _run(self) -> None:
         failure: BaseException | None = None
@@ -210,6 +227,7 @@ class Job(Generic[T]):
             return await self.outbox.get()
         finally:
             self._reading = False
+            self.last_read = time.monotonic()
 
     async def aclose(self) -> None:
         """Cancel the work and wait until it has stopped. Idempotent."""
@@ -278,10 +296,13 @@ class Handle(Generic[T]):
             return
         with contextlib.suppress(RuntimeError):  # the event loop may already be closed
             job.abandon()
+        unread = time.monotonic() - job.last_read
+        if unread <= SILENT_DROP_WINDOW:
+            return  # dropped right after the loop that read it: silent, like an async generator
         warnings.warn(
-            f"{type(self).__name__} was dropped while its work was running; it is cancelled now. "
-            f"Use 'async with' (or 'await {type(self).__name__.lower()}.aclose()') so it stops "
-            "when you stop reading",
+            f"{type(self).__name__} was dropped {unread:.1f} s after it was last read, its work "
+            f"still running meanwhile; it is cancelled now. Use 'async with' (or 'await "
+            f"{type(self).__name__.lower()}.aclose()') so it stops when you stop reading",
             ResourceWarning,
             stacklevel=2,
             source=self,

@@ -14,6 +14,7 @@ from ._bulk import ACTIVITIES, DEFAULT_BULK_CONCURRENCY, ActivityStream, activit
 from ._checks import check_positive_int
 from ._ids import message_path
 from ._options import BaseRequestOptions, RequestOptions, check_request_options
+from ._time import json_decoder
 from ._watch import DEFAULT_WATCH_CONCURRENCY, PollPolicy, Watcher, WatchSettings, new_watcher
 from ._wire import Envelope
 from .errors import SentError
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Messages", "SendBody", "check_idempotency_key"]
 
-_STATUS: Final = msgspec.json.Decoder(Envelope[Message])
-_SEND: Final = msgspec.json.Decoder(Envelope[SendResult])
+_STATUS: Final = json_decoder(Envelope[Message])
+_SEND: Final = json_decoder(Envelope[SendResult])
 _ENCODER: Final = msgspec.json.Encoder()
 
 _IDEMPOTENCY_KEY: Final = re.compile(r"[A-Za-z0-9_-]{1,255}")

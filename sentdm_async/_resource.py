@@ -17,6 +17,7 @@ import msgspec
 from ._checks import check_positive_int
 from ._ids import segment
 from ._messages import check_idempotency_key
+from ._time import json_decoder
 from ._wire import Envelope
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ _ENCODER: Final = msgspec.json.Encoder()
 
 def decoder(kind: type[T]) -> msgspec.json.Decoder[Envelope[T]]:
     """Return a decoder of an envelope whose ``data`` is a ``kind`` (build one per type, once)."""
-    return msgspec.json.Decoder(Envelope[kind])  # type: ignore[valid-type]
+    return json_decoder(Envelope[kind])  # type: ignore[valid-type]
 
 
 def _jsonable(value: object) -> object:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, Unpack
 import msgspec
 
 from ._resource import Resource, decoder
+from ._time import json_decoder
 from ._wire import Envelope
 from .models_v3 import Campaign, Me, NumberLookup, Profile, User
 
@@ -43,12 +44,12 @@ class _CampaignList(msgspec.Struct, frozen=True):
 
 
 _USER: Final = decoder(User)
-_USERS: Final = msgspec.json.Decoder(Envelope[list[User] | _UserList])
+_USERS: Final = json_decoder(Envelope[list[User] | _UserList])
 _PROFILE: Final = decoder(Profile)
-_PROFILES: Final = msgspec.json.Decoder(Envelope[list[Profile] | _ProfileList])
-_COMPLETE: Final = msgspec.json.Decoder(Envelope[dict[str, Any]])
+_PROFILES: Final = json_decoder(Envelope[list[Profile] | _ProfileList])
+_COMPLETE: Final = json_decoder(Envelope[dict[str, Any]])
 _CAMPAIGN: Final = decoder(Campaign)
-_CAMPAIGNS: Final = msgspec.json.Decoder(Envelope[list[Campaign] | _CampaignList])
+_CAMPAIGNS: Final = json_decoder(Envelope[list[Campaign] | _CampaignList])
 _ME: Final = decoder(Me)
 _LOOKUP: Final = decoder(NumberLookup)
 

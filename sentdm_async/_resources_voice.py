@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, Unpack
 
-import msgspec
-
 from ._pages import pages
 from ._resource import Resource, decoder, page_params
+from ._time import json_decoder
 from ._wire import Envelope
 from .models_v3 import (
     Call,
@@ -41,7 +40,7 @@ VoiceNumbers: TypeAlias = list[VoiceNumber]
 CallParticipants: TypeAlias = list[CallParticipant]
 
 _NUMBER: Final = decoder(VoiceNumber)
-_NUMBERS: Final = msgspec.json.Decoder(Envelope[list[VoiceNumber]])
+_NUMBERS: Final = json_decoder(Envelope[list[VoiceNumber]])
 _CREATED: Final = decoder(VoiceNumberCreated)
 _SECRET: Final = decoder(VoiceSecret)
 _TOKEN: Final = decoder(VoiceToken)
@@ -49,7 +48,7 @@ _TEST: Final = decoder(VoiceCallbackTest)
 _CALL: Final = decoder(Call)
 _CALLS: Final = decoder(CallPage)
 _RECORDINGS: Final = decoder(CallRecordings)
-_PARTICIPANTS: Final = msgspec.json.Decoder(Envelope[list[CallParticipant]])
+_PARTICIPANTS: Final = json_decoder(Envelope[list[CallParticipant]])
 _RECORD_ACTIONS: Final = frozenset({"start", "stop"})
 
 

@@ -51,6 +51,7 @@ from ._engine import Handle, Job
 from ._gapfill import DEAD_EXPECTED, PushHealth, SilenceModel, expected_endings, next_poll
 from ._gate import WATCH_WEIGHT
 from ._ids import check_id, message_path
+from ._time import dec_hook
 from .errors import (
     APIConnectionError,
     APIError,
@@ -371,7 +372,7 @@ def _check_saved(message: _SavedMessage) -> None:
 
 
 _CHECKPOINT_ENCODER: Final = msgspec.msgpack.Encoder()
-_CHECKPOINT_DECODER: Final = msgspec.msgpack.Decoder(_Checkpoint)
+_CHECKPOINT_DECODER: Final = msgspec.msgpack.Decoder(_Checkpoint, dec_hook=dec_hook)
 
 
 class _WatchJob(Job[WatchEvent]):

@@ -7,12 +7,12 @@ ignored and unknown status strings decode as plain strings.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import msgspec
 
+from ._time import AwareDatetime, dec_hook, json_decoder
 from .errors import SentError
 
 __all__ = [
@@ -37,6 +37,8 @@ __all__ = [
     "SendResult",
     "StatusEvent",
     "WatchEvent",
+    "dec_hook",
+    "json_decoder",
 ]
 
 #: A message that reached one of these was delivered (READ can still follow DELIVERED).
@@ -49,11 +51,6 @@ INBOUND_TERMINAL: frozenset[str] = frozenset({"RECEIVED"})
 TERMINAL_STATUSES: frozenset[str] = SUCCESS_STATUSES | FAILURE_STATUSES | INBOUND_TERMINAL
 
 T = TypeVar("T")
-
-#: A datetime that must carry an offset: the API always sends one, and a naive value would fail
-#: later (comparing it with an aware one raises `TypeError` in the caller's code, or a watcher's).
-#: A body without one is refused as invalid for that request, not guessed at.
-AwareDatetime: TypeAlias = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 def _check_finite(*prices: Decimal | None) -> None:
@@ -78,7 +75,7 @@ class Activity(msgspec.Struct, frozen=True, kw_only=True, rename={"sender": "fro
 
     Attributes:
         status: e.g. ``QUEUED``, ``SENT``, ``DELIVERED``, ``FAILED``; unknown values are kept.
-        timestamp: When it happened (timezone-aware; 7-digit fractions are rounded to µs).
+        timestamp: When it happened (timezone-aware; digits past the µs are cut, as the SDK does).
         description: Human text.
         sender: The sending number (wire name ``from``), when the provider reported it.
         price: Channel cost, exact decimal.

@@ -14,7 +14,8 @@ from typing import Any, Final
 import msgspec
 
 from ._redact import redacted_repr, redacted_rich_repr
-from .models import AwareDatetime, Message, Pagination
+from ._time import AwareDatetime
+from .models import Message, Pagination
 
 __all__ = [
     "Call",

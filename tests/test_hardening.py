@@ -32,6 +32,7 @@ from sentdm_async import (
     SentError,
     WatchTimeoutError,
 )
+from sentdm_async._engine import SILENT_DROP_WINDOW
 from sentdm_async.simulator import Simulator
 from sentdm_async.testing import no_retry_waits
 
@@ -349,11 +350,15 @@ async def test_two_readers_is_a_runtime_error(client: AsyncSent, sim: Simulator)
 async def test_bound_handle_abandoned_after_break_warns_and_stops(
     client: AsyncSent, sim: Simulator
 ) -> None:
-    """``w = watch_many(...)``, ``break``, then drop ``w``: a ResourceWarning, and no polling."""
+    """``w = watch_many(...)``, ``break``, ``w`` left unread, then dropped: a warning, no polling.
+
+    It kept polling while nobody read it, so unlike a drop right after the loop this one warns.
+    """
     ids = sim.create_messages(10, outcome="no_receipt")
     w = client.messages.watch_many(ids, poll=FAST)
     async for _ in w:
         break
+    await asyncio.sleep(SILENT_DROP_WINDOW + 0.2)  # alive and unread past the silent window
     with pytest.warns(ResourceWarning, match="async with"):  # noqa: PT031 - drop, then collect
         del w
         gc.collect()

@@ -29,9 +29,10 @@ from sentdm_async import (
     SentError,
 )
 from sentdm_async._wire import Envelope
+from sentdm_async.models import dec_hook, json_decoder
 
 SEED = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed_activities.json"
-ACTIVITIES = msgspec.json.Decoder(Envelope[ActivityLog])
+ACTIVITIES = json_decoder(Envelope[ActivityLog])
 
 
 def test_seed_page_decodes_exactly() -> None:
@@ -44,8 +45,8 @@ def test_seed_page_decodes_exactly() -> None:
     assert log.message_id == "8ba7b830-9dad-11d1-80b4-00c04fd430c8"
     assert [a.status for a in log.activities] == ["DELIVERED", "SENT", "PROCESSED", "QUEUED"]
     first = log.activities[0]
-    # .1496327 s rounds to 149633 µs (msgspec rounds; pydantic would truncate to 149632).
-    assert first.timestamp == datetime(2026, 5, 21, 11, 41, 33, 149633, tzinfo=UTC)
+    # .1496327 s is cut to 149632 µs, as the official SDK (pydantic) does; msgspec would round.
+    assert first.timestamp == datetime(2026, 5, 21, 11, 41, 33, 149632, tzinfo=UTC)
     assert first.sender == "+15551234567"
     assert first.price == Decimal("0.0450")
     assert str(first.price) == "0.0450"  # exact value, trailing zero kept
@@ -82,7 +83,7 @@ def test_failure_fields() -> None:
         b'"reason_code":"DELIVERY_007","reason":"not registered",'
         b'"scheduled_at":"2026-01-02T00:00:00Z"}'
     )
-    activity = msgspec.json.decode(raw, type=Activity)
+    activity = msgspec.json.decode(raw, type=Activity, dec_hook=dec_hook)
     assert activity.is_failure
     assert activity.is_terminal
     assert activity.reason_code == "DELIVERY_007"
@@ -97,7 +98,7 @@ def test_message_prices_from_numbers_are_exact() -> None:
         b'"events":[{"status":"SENT","timestamp":"2026-01-01T00:00:00Z"}],'
         b'"message_body":{"content":"hi","buttons":[{"type":"url","text":"x"}]}}'
     )
-    message = msgspec.json.decode(raw, type=Message)
+    message = msgspec.json.decode(raw, type=Message, dec_hook=dec_hook)
     assert message.price == Decimal("0.045")
     assert message.active_contact_price == Decimal("0.005")
     assert message.is_terminal
@@ -196,8 +197,8 @@ def test_arbitrary_bytes_never_crash_differently(raw: bytes) -> None:
 def test_naive_datetimes_are_refused(field: bytes) -> None:
     """A timestamp without an offset is refused: the model promises timezone-aware values."""
     raw = b'{"status":"SCHEDULED",' + field + b"}"
-    with pytest.raises(msgspec.ValidationError, match="timezone"):
-        msgspec.json.decode(raw, type=Activity)
+    with pytest.raises(msgspec.ValidationError, match="no UTC offset"):
+        msgspec.json.decode(raw, type=Activity, dec_hook=dec_hook)
 
 
 @pytest.mark.parametrize("price", [b'"NaN"', b'"sNaN"', b'"Infinity"', b'"-Infinity"'])
@@ -205,10 +206,10 @@ def test_non_finite_prices_are_refused(price: bytes) -> None:
     """NaN and infinite prices are refused rather than becoming Decimals that break sum()."""
     raw = b'{"status":"SENT","timestamp":"2026-01-01T00:00:00Z","price":' + price + b"}"
     with pytest.raises(msgspec.ValidationError, match="finite"):
-        msgspec.json.decode(raw, type=Activity)
+        msgspec.json.decode(raw, type=Activity, dec_hook=dec_hook)
     status = b'{"id":"m","active_contact_price":' + price + b"}"
     with pytest.raises(msgspec.ValidationError, match="finite"):
-        msgspec.json.decode(status, type=Message)
+        msgspec.json.decode(status, type=Message, dec_hook=dec_hook)
 
 
 def test_optional_collections_decode_from_null() -> None:
@@ -219,12 +220,18 @@ def test_optional_collections_decode_from_null() -> None:
     assert message.events == []
     assert message.message_body is not None
     assert message.message_body.buttons is None
-    log = msgspec.json.decode(b'{"message_id":"m","activities":null}', type=ActivityLog)
+    log = msgspec.json.decode(
+        b'{"message_id":"m","activities":null}', type=ActivityLog, dec_hook=dec_hook
+    )
     assert log.activities == []
     assert log.latest is None
-    result = msgspec.json.decode(b'{"status":"QUEUED","recipients":null}', type=SendResult)
+    result = msgspec.json.decode(
+        b'{"status":"QUEUED","recipients":null}', type=SendResult, dec_hook=dec_hook
+    )
     assert result.message_ids == []
-    page = msgspec.json.decode(b'{"contacts":null,"pagination":null}', type=ContactPage)
+    page = msgspec.json.decode(
+        b'{"contacts":null,"pagination":null}', type=ContactPage, dec_hook=dec_hook
+    )
     assert page.contacts == []
 
 
@@ -240,7 +247,7 @@ def test_message_body_reads_mms_media_header_media_and_subject() -> None:
             "buttons": [{"type": "reply", "text": "OK", "postbackData": "ok"}],
         },
     }
-    message = msgspec.convert(raw, Message)
+    message = msgspec.convert(raw, Message, dec_hook=dec_hook)
     body = message.message_body
     assert body is not None
     assert body.subject == "Receipt"

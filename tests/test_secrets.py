@@ -21,7 +21,9 @@ from rich.pretty import pretty_repr
 
 import sentdm_async
 from sentdm_async import APIError, AsyncSent, SentError
+from sentdm_async._time import AwareDatetime, UtcDatetime
 from sentdm_async._webhooks_api import Webhook
+from sentdm_async.models import dec_hook
 from sentdm_async.models_v3 import VoiceNumberCreated, VoiceSecret, VoiceToken
 
 from .conftest import API_KEY
@@ -69,7 +71,9 @@ def _example(t: msgspec.inspect.Type, field: str = "") -> Any:
         return True
     if isinstance(t, (mi.IntType, mi.FloatType, mi.DecimalType)):
         return 1
-    if isinstance(t, mi.DateTimeType):
+    if isinstance(t, mi.DateTimeType) or (
+        isinstance(t, mi.CustomType) and t.cls in (AwareDatetime, UtcDatetime)
+    ):
         return "2026-01-01T00:00:00Z"
     if isinstance(t, mi.LiteralType):
         return t.values[0]
@@ -105,7 +109,7 @@ def _filled(cls: type[msgspec.Struct]) -> msgspec.Struct | None:
     for drop in [None, *droppable]:
         attempt = {k: v for k, v in data.items() if k != drop}
         try:
-            return msgspec.convert(attempt, target, strict=False)  # type: ignore[no-any-return]
+            return msgspec.convert(attempt, target, strict=False, dec_hook=dec_hook)  # type: ignore[no-any-return]
         except (msgspec.ValidationError, ValueError, TypeError):
             continue
     return None

@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 import msgspec
 
+from .._time import json_decoder
 from ._args import UsageError
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ class _Answered(msgspec.Struct):
     ok: bool = False
 
 
-_ANSWERED: Final = msgspec.json.Decoder(_Answered)
+_ANSWERED: Final = json_decoder(_Answered)
 
 
 class ResumeFile:

@@ -14,6 +14,7 @@ from typing import Any, Final, TypeAlias, cast
 
 import msgspec
 
+from .._time import UtcDatetime, json_decoder
 from ..models import Activity
 from ._verify import WebhookError
 
@@ -53,8 +54,8 @@ class MessageStatusPayload(msgspec.Struct, frozen=True, kw_only=True):
     reason_code: str | None = None
     reason: str | None = None
     schedule_reason: str | None = None
-    scheduled_at: datetime | None = None
-    updated_at: datetime | None = None
+    scheduled_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class InboundMedia(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,7 +71,7 @@ class InboundMessagePayload(msgspec.Struct, frozen=True, kw_only=True):
     """``payload`` of ``message.received``: a contact wrote to one of your numbers."""
 
     inbound_number: str
-    received_at: datetime | None = None
+    received_at: UtcDatetime | None = None
     outbound_number: str | None = None
     text: str | None = None
     channel: str | None = None
@@ -78,7 +79,7 @@ class InboundMessagePayload(msgspec.Struct, frozen=True, kw_only=True):
     account_id: str | None = None
     media: list[InboundMedia] | None = None
     referral: dict[str, Any] | None = None
-    updated_at: datetime | None = None
+    updated_at: UtcDatetime | None = None
 
 
 class ContactPayload(msgspec.Struct, frozen=True, kw_only=True, rename={"sender": "from"}):
@@ -111,7 +112,7 @@ class TemplatePayload(msgspec.Struct, frozen=True, kw_only=True):
 class _Base(msgspec.Struct, frozen=True, kw_only=True):
     field: str
     event: str | None = None
-    timestamp: datetime | None = None
+    timestamp: UtcDatetime | None = None
     request_id: str | None = None
     #: The delivery's ``X-Webhook-Event-ID`` (the same on Sent's retries), set by
     #: `construct_event`; ``None`` from `parse`. Not signed: a replay can carry any value, so
@@ -189,10 +190,10 @@ class _Envelope(msgspec.Struct, frozen=True, kw_only=True):
     sub_type: str | None = None
     payload: msgspec.Raw = msgspec.Raw(b"null")
     request_id: str | None = None
-    timestamp: datetime | None = None
+    timestamp: UtcDatetime | None = None
 
 
-_ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
+_ENVELOPE: Final = json_decoder(_Envelope)
 _TYPED: Final[dict[str, type[_Base]]] = {
     "message": MessageEvent,
     "contact": ContactEvent,
@@ -201,10 +202,10 @@ _TYPED: Final[dict[str, type[_Base]]] = {
     "template": TemplateEvent,
 }
 _PAYLOADS: Final[dict[type[_Base], msgspec.json.Decoder[Any]]] = {
-    MessageEvent: msgspec.json.Decoder(MessageStatusPayload),
-    InboundMessageEvent: msgspec.json.Decoder(InboundMessagePayload),
-    ContactEvent: msgspec.json.Decoder(ContactPayload),
-    TemplateEvent: msgspec.json.Decoder(TemplatePayload),
+    MessageEvent: json_decoder(MessageStatusPayload),
+    InboundMessageEvent: json_decoder(InboundMessagePayload),
+    ContactEvent: json_decoder(ContactPayload),
+    TemplateEvent: json_decoder(TemplatePayload),
     GenericEvent: msgspec.json.Decoder(),
 }
 

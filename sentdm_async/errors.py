@@ -18,6 +18,7 @@ once, in the transport, and never reach the caller unwrapped::
     │   └── APIConnectionError        no usable response (as in the official SDK, an APIError)
     │       └── APITimeoutError       (also a TimeoutError)
     ├── InvalidIdError                an id that cannot be sent (also a ValueError)
+    ├── JobMismatchError              a job resumed with other settings (also a ValueError)
     └── WatchTimeoutError             a watch deadline passed (also a TimeoutError)
 
 The API key never appears in an error message, and no error chains an aiohttp or msgspec
@@ -42,6 +43,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidIdError",
+    "JobMismatchError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -217,6 +219,10 @@ class InvalidIdError(SentError, ValueError):
 
     Raised before any request; in bulk jobs and watches it is that id's error.
     """
+
+
+class JobMismatchError(SentError, ValueError):
+    """A durable job resumed with other settings than it started with (its ``chunk_size``)."""
 
 
 class WatchTimeoutError(SentError, TimeoutError):

@@ -24,6 +24,7 @@ from .errors import ConflictError as ConflictError
 from .errors import InternalServerError as InternalServerError
 from .errors import InvalidIdError as InvalidIdError
 from .errors import JobMismatchError as JobMismatchError
+from .errors import JobNotFoundError as JobNotFoundError
 from .errors import NotFoundError as NotFoundError
 from .errors import PermissionDeniedError as PermissionDeniedError
 from .errors import RateLimitError as RateLimitError
@@ -117,6 +118,7 @@ __all__ = [
     "InternalServerError",
     "InvalidIdError",
     "JobMismatchError",
+    "JobNotFoundError",
     "Me",
     "Media",
     "Message",

@@ -19,6 +19,7 @@ once, in the transport, and never reach the caller unwrapped::
     │       └── APITimeoutError       (also a TimeoutError)
     ├── InvalidIdError                an id that cannot be sent (also a ValueError)
     ├── JobMismatchError              a job resumed with other settings (also a ValueError)
+    ├── JobNotFoundError              waiting on a job never enqueued (also a LookupError)
     └── WatchTimeoutError             a watch deadline passed (also a TimeoutError)
 
 The API key never appears in an error message, and no error chains an aiohttp or msgspec
@@ -44,6 +45,7 @@ __all__ = [
     "InternalServerError",
     "InvalidIdError",
     "JobMismatchError",
+    "JobNotFoundError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -223,6 +225,10 @@ class InvalidIdError(SentError, ValueError):
 
 class JobMismatchError(SentError, ValueError):
     """A durable job resumed with other settings than it started with (its ``chunk_size``)."""
+
+
+class JobNotFoundError(SentError, LookupError):
+    """Waiting on a job of `sentdm_async.workers` that was never enqueued."""
 
 
 class WatchTimeoutError(SentError, TimeoutError):

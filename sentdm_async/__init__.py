@@ -23,6 +23,8 @@ from .errors import BadRequestError as BadRequestError
 from .errors import ConflictError as ConflictError
 from .errors import InternalServerError as InternalServerError
 from .errors import InvalidIdError as InvalidIdError
+from .errors import JobMismatchError as JobMismatchError
+from .errors import JobNotFoundError as JobNotFoundError
 from .errors import NotFoundError as NotFoundError
 from .errors import PermissionDeniedError as PermissionDeniedError
 from .errors import RateLimitError as RateLimitError
@@ -115,6 +117,8 @@ __all__ = [
     "HeaderMedia",
     "InternalServerError",
     "InvalidIdError",
+    "JobMismatchError",
+    "JobNotFoundError",
     "Me",
     "Media",
     "Message",

@@ -18,6 +18,8 @@ once, in the transport, and never reach the caller unwrapped::
     │   └── APIConnectionError        no usable response (as in the official SDK, an APIError)
     │       └── APITimeoutError       (also a TimeoutError)
     ├── InvalidIdError                an id that cannot be sent (also a ValueError)
+    ├── JobMismatchError              a job resumed with other settings (also a ValueError)
+    ├── JobNotFoundError              waiting on a job never enqueued (also a LookupError)
     └── WatchTimeoutError             a watch deadline passed (also a TimeoutError)
 
 The API key never appears in an error message, and no error chains an aiohttp or msgspec
@@ -42,6 +44,8 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidIdError",
+    "JobMismatchError",
+    "JobNotFoundError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -217,6 +221,14 @@ class InvalidIdError(SentError, ValueError):
 
     Raised before any request; in bulk jobs and watches it is that id's error.
     """
+
+
+class JobMismatchError(SentError, ValueError):
+    """A durable job resumed with other settings than it started with (its ``chunk_size``)."""
+
+
+class JobNotFoundError(SentError, LookupError):
+    """Waiting on a job of `sentdm_async.workers` that was never enqueued."""
 
 
 class WatchTimeoutError(SentError, TimeoutError):

@@ -1,4 +1,4 @@
-"""Durable bulk jobs: activity logs for an id source, written to a sink, resumable after a crash.
+r"""Durable bulk jobs: activity logs for an id source, written to a sink, resumable after a crash.
 
     report = await run_job(client, ids, "job-dir", chunk_size=1000)
 
@@ -11,6 +11,14 @@ in flight are fetched again. The default sink appends JSON lines to ``results.js
 id, keyed by ``message_id`` (a redone chunk can repeat lines for its ids: the last line of an id
 is its answer, see `read_results`); any callable taking an `ActivityResult` can be the sink
 instead, and must be idempotent per message id the same way.
+
+Resuming is safe after a full disk too: a last line torn by the failed write (in the results
+file or the manifest) is cut off before anything is appended, so no line is glued to it. The
+manifest records ``chunk_size``: resuming with another one raises `JobMismatchError` (the
+chunks done would not be the chunks skipped), so resume with the size the job started with, or
+start a new directory. An id that is not valid Unicode text (a lone surrogate) is answered with
+its `InvalidIdError` like any bad id; its line names it with backslash escapes (``"\\ud800"``),
+since JSON text cannot hold it.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from .errors import (
     APIError,
     APIResponseValidationError,
     APIStatusError,
+    JobMismatchError,
     SentError,
 )
 
@@ -38,7 +47,16 @@ if TYPE_CHECKING:
     from ._client import AsyncSent
     from .models import ActivityResult
 
-__all__ = ["JobReport", "JsonlSink", "error_info", "read_results", "result_line", "run_job"]
+__all__ = [
+    "JobMismatchError",
+    "JobReport",
+    "JsonlSink",
+    "error_info",
+    "line_id",
+    "read_results",
+    "result_line",
+    "run_job",
+]
 
 MANIFEST: Final = "manifest.jsonl"
 RESULTS: Final = "results.jsonl"
@@ -74,15 +92,28 @@ def error_info(exc: BaseException) -> dict[str, Any]:
     return info
 
 
+def line_id(message_id: str) -> str:
+    """``message_id`` as JSON text can hold it: lone surrogates become backslash escapes."""
+    try:
+        message_id.encode()
+    except UnicodeEncodeError:
+        return message_id.encode("utf-8", "backslashreplace").decode()
+    return message_id
+
+
 def result_line(result: ActivityResult) -> dict[str, Any]:
-    """The JSON line of one answered id (activities in API order, most recent first)."""
+    """The JSON line of one answered id (activities in API order, most recent first).
+
+    The ``message_id`` is `line_id` of the id, so every line can be encoded.
+    """
     log = result.log
+    message_id = line_id(result.message_id)
     if result.error is not None or log is None:
         error = result.error if result.error is not None else SentError("no log")
-        return {"message_id": result.message_id, "ok": False, "error": error_info(error)}
+        return {"message_id": message_id, "ok": False, "error": error_info(error)}
     latest = log.latest
     return {
-        "message_id": result.message_id,
+        "message_id": message_id,
         "ok": True,
         "status": latest.status if latest is not None else None,
         "activities": log.activities,
@@ -94,6 +125,7 @@ class JsonlSink:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        _cut_torn_tail(self.path)
         self._file: IO[bytes] = self.path.open("ab")
 
     def __call__(self, result: ActivityResult) -> None:
@@ -126,11 +158,43 @@ def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
     return answers
 
 
-def _done_chunks(folder: Path) -> set[int]:
-    """Create ``folder`` if needed; return the chunks its manifest records as done."""
+def _cut_torn_tail(path: Path) -> None:
+    """Cut ``path`` back to its last complete line (a write a crash or full disk tore).
+
+    Appending after a torn line would glue the next line to it, and both would be lost.
+    """
+    try:
+        file = path.open("r+b")
+    except FileNotFoundError:
+        return
+    with file:
+        size = file.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            file.seek(start)
+            block = file.read(end - start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                end = start + newline + 1
+                break
+            end = start
+        if end < size:
+            file.truncate(end)
+            file.flush()
+            os.fsync(file.fileno())
+
+
+def _done_chunks(folder: Path, chunk_size: int) -> set[int]:
+    """Create ``folder`` if needed; return the chunks its manifest records as done.
+
+    Raises:
+        JobMismatchError: The manifest's chunks were cut with another ``chunk_size``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     manifest = folder / MANIFEST
     done: set[int] = set()
+    _cut_torn_tail(manifest)
     if not manifest.exists():
         return done
     with manifest.open("rb") as file:
@@ -139,8 +203,15 @@ def _done_chunks(folder: Path) -> set[int]:
                 entry = msgspec.json.decode(line)
             except msgspec.DecodeError:
                 continue  # torn by a crash: that chunk is redone
-            if isinstance(entry, dict) and isinstance(entry.get("chunk"), int):
-                done.add(entry["chunk"])
+            if not isinstance(entry, dict) or not isinstance(entry.get("chunk"), int):
+                continue
+            recorded = entry.get("chunk_size", chunk_size)  # absent in older manifests
+            if recorded != chunk_size:
+                raise JobMismatchError(
+                    f"{folder} holds a job cut into chunks of {recorded} ids, not {chunk_size}: "
+                    f"resume it with chunk_size={recorded}, or use a new directory"
+                )
+            done.add(entry["chunk"])
     return done
 
 
@@ -168,12 +239,15 @@ async def run_job(
 
     Raises:
         ValueError: ``chunk_size`` below 1.
+        JobMismatchError: ``directory`` holds a job started with another ``chunk_size``.
         SentError: The client failed as a whole (e.g. it was closed).
+        OSError: Writing the results or the manifest failed (e.g. a full disk); run the job
+            again once there is room.
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
     folder = Path(directory)
-    done = _done_chunks(folder)
+    done = _done_chunks(folder, chunk_size)
     report = JobReport()
     chunks: deque[int] = deque()  # the chunk of every id handed to the stream, in order
     counts: dict[int, int] = {}
@@ -205,7 +279,7 @@ async def run_job(
             async for result in stream:
                 chunk = chunks.popleft()
                 if current is not None and chunk != current:
-                    _finish(current, counts, own_sink, manifest, report)
+                    _finish(current, chunk_size, counts, own_sink, manifest, report)
                 current = chunk
                 outcome = write(result)
                 if inspect.isawaitable(outcome):
@@ -213,12 +287,13 @@ async def run_job(
                 report.results += 1
                 report.failed += not result.ok
         if current is not None:
-            _finish(current, counts, own_sink, manifest, report)
+            _finish(current, chunk_size, counts, own_sink, manifest, report)
     return report
 
 
 def _finish(
     chunk: int,
+    chunk_size: int,
     counts: dict[int, int],
     sink: JsonlSink | None,
     manifest: IO[bytes],
@@ -227,7 +302,8 @@ def _finish(
     """A chunk's last result is written: make it durable, then record the chunk as done."""
     if sink is not None:
         sink.sync()
-    manifest.write(_ENCODER.encode({"chunk": chunk, "ids": counts.pop(chunk, 0)}) + b"\n")
+    entry = {"chunk": chunk, "ids": counts.pop(chunk, 0), "chunk_size": chunk_size}
+    manifest.write(_ENCODER.encode(entry) + b"\n")
     manifest.flush()
     os.fsync(manifest.fileno())
     report.chunks += 1

@@ -7,9 +7,12 @@ lost. Two pieces of evidence decide it, both learned by the watcher as it runs:
   step arrives. A Kaplan-Meier estimate over the recent messages of that status, so messages
   still waiting (and those that moved on without ending) count as "at least this long" rather
   than being ignored, which would make every silence look overdue early in a batch.
-- `PushHealth`: the share of steps that pushes miss (polls that find a step no push brought,
-  corrected when the push turns up late) and whether deliveries stopped altogether (no push for
-  many times the usual gap between pushes).
+- `PushHealth`: the share of steps that pushes miss and whether deliveries stopped altogether
+  (no push for many times the usual gap between pushes, while the curves say messages should
+  have ended). The share is counted on the steps every message goes through and Sent always
+  pushes (QUEUED, and SENT before DELIVERED, READ or FAILED): a push that jumps over one of
+  them shows that one was lost, so the estimate needs no poll. Steps polls find that no push
+  brought count as lost too, unless the push turns up late.
 
 The rule (`next_poll`): a message is polled once the chance that its ending step happened and
 its push was lost exceeds `MISS_THRESHOLD`; after a poll that found nothing, the same rule runs
@@ -39,7 +42,7 @@ __all__ = [
 ]
 
 #: Poll once P(ending step happened and its push was lost | silence so far) exceeds this.
-MISS_THRESHOLD: Final = 0.3
+MISS_THRESHOLD: Final = 0.2
 #: Endings (or lost-push discoveries) a status needs before its curve is trusted.
 MIN_EVENTS: Final = 12
 #: Recent observations kept per status (a sliding window, so the model follows changes).
@@ -188,14 +191,22 @@ class PushHealth:
         """The estimated share of steps whose push does not arrive (0..1)."""
         return self.missed / (self.missed + self.received)
 
-    def pushed(self, now: float, *, confirms_poll: bool) -> None:
-        """A push arrived (``confirms_poll``: for a step a poll had already found)."""
+    def pushed(self, now: float, *, counted: bool, confirms_poll: bool = False) -> None:
+        """A push arrived.
+
+        Args:
+            now: When.
+            counted: It is one of the steps whose loss can be seen (`missed_steps` counts
+                those), so it counts as received; others only show that pushes flow.
+            confirms_poll: It brings a step a poll had already found: late, not lost.
+        """
         gap = now - self.last_push
         self._mean_gap += GAP_WEIGHT * (gap - self._mean_gap)
         self.last_push = now
-        self.received = self.received * LOSS_DECAY + 1.0
-        self.missed *= LOSS_DECAY
-        if confirms_poll:  # the push was late, not lost
+        if counted:
+            self.received = self.received * LOSS_DECAY + 1.0
+            self.missed *= LOSS_DECAY
+        if confirms_poll:
             self.missed = max(0.0, self.missed - 1.0)
 
     def missed_steps(self, count: int) -> None:

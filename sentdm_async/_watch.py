@@ -234,6 +234,22 @@ class WatchSettings(msgspec.Struct, frozen=True, kw_only=True):
         )
 
 
+#: Steps every message that reaches a later one went through, each pushed by Sent: a push that
+#: jumps over one of them is evidence that its delivery was lost.
+_QUEUED_RANK: Final = STATUS_RANK["QUEUED"]
+_SENT_RANK: Final = STATUS_RANK["SENT"]
+_AFTER_SENT: Final = frozenset({"DELIVERED", "READ", "FAILED"})
+_ALWAYS_PUSHED: Final = frozenset({"QUEUED", "SENT"})
+
+
+def _skipped_pushes(known_rank: int, status: str) -> int:
+    """How many always-pushed steps a push of ``status`` jumps over from ``known_rank``."""
+    skipped = int(known_rank < _QUEUED_RANK and status != "QUEUED")
+    if status in _AFTER_SENT and known_rank < _SENT_RANK:
+        skipped += 1
+    return skipped
+
+
 class _Watched:
     """One watched message: kept small (slots, no per-message task) for 100k-message watches."""
 
@@ -550,15 +566,20 @@ class _WatchJob(Job[WatchEvent]):
             health = self._health = PushHealth(now, expected_gap=self.settings.poll.min_interval)
         rank = STATUS_RANK.get(activity.status)
         watched = self._by_id.get(message_id)
+        counted = activity.status in _ALWAYS_PUSHED
         if rank is None or watched is None or watched.state == _DONE:
-            health.pushed(now, confirms_poll=False)
+            health.pushed(now, counted=counted)
             return False  # a status without a place in the lifecycle: the polls report it
-        health.pushed(now, confirms_poll=watched.unconfirmed > 0)
+        health.pushed(now, counted=counted, confirms_poll=watched.unconfirmed > 0)
         if watched.unconfirmed:
             watched.unconfirmed -= 1
         self._changed.set()
         if rank <= watched.rank:
             return False  # a duplicate, or late: a later step was yielded already
+        skipped = _skipped_pushes(watched.rank, activity.status)
+        if skipped:  # the pushes of steps this one implies never came: lost (or late)
+            health.missed_steps(skipped)
+            watched.unconfirmed += skipped
         watched.ranked = True
         self._learn(watched, activity.status, now, polled=False)
         if not self._yield_step(watched, activity, rank):
@@ -743,8 +764,9 @@ class _WatchJob(Job[WatchEvent]):
             ceiling=ceiling,
             floor=poll.min_interval,
         )
-        if curve is None:  # not learned yet: look again once more is known (no request)
-            due = min(due, now + max(poll.min_interval, now - watched.since))
+        # What was learned moves the due time: look again (no request) before the silence grows
+        # by half, so a due time set while little was known never holds a message back long.
+        due = min(due, now + max(poll.min_interval, (now - watched.since) / 2))
         return min(due, watched.deadline)
 
     def _waiting_silences(self, status: str, now: float) -> list[tuple[float, float]]:

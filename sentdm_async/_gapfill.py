@@ -29,7 +29,10 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "DEAD_EXPECTED",
@@ -55,7 +58,7 @@ LOSS_DECAY: Final = 0.995
 #: A silence of this many mean gaps between pushes makes the watcher check whether deliveries
 #: stopped: they did if, by the silence curves, this many messages should have ended meanwhile.
 DEAD_AFTER_GAPS: Final = 10.0
-DEAD_EXPECTED: Final = 5.0
+DEAD_EXPECTED: Final = 3.0
 #: Weight of the newest gap in the running mean gap between pushes.
 GAP_WEIGHT: Final = 0.05
 
@@ -133,14 +136,20 @@ class SilenceCurve:
 
 
 class SilenceModel:
-    """Per status, recent silences before the ending step, and a cached curve for each."""
+    """Per status, recent silences before an event (the ending step, or any next step).
 
-    __slots__ = ("_curves", "_dirty", "_seen")
+    A curve for each status is cached, rebuilt at most once per ``period`` (seconds) as data
+    comes in.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_curves", "_dirty", "_period", "_rebuilt", "_seen")
+
+    def __init__(self, period: float = 0.0) -> None:
         self._seen: dict[str, deque[tuple[float, bool]]] = {}
         self._curves: dict[str, SilenceCurve | None] = {}
         self._dirty: set[str] = set()
+        self._period = period
+        self._rebuilt: dict[str, float] = {}
 
     def observe(self, status: str, silence: float, *, ended: bool) -> None:
         """Record that a message left ``status`` after ``silence`` (``ended``: by its end)."""
@@ -169,21 +178,41 @@ class SilenceModel:
         curve = self._curves[status] = SilenceCurve(observations)
         return curve
 
-    def curve(self, status: str) -> SilenceCurve | None:
-        """The cached curve of ``status`` (see `rebuild`)."""
+    def curve(
+        self,
+        status: str,
+        now: float | None = None,
+        waiting: Callable[[], list[tuple[float, float]]] | None = None,
+    ) -> SilenceCurve | None:
+        """The curve of ``status``, rebuilt first if stale and ``period`` has passed since.
+
+        ``waiting`` gives the silences of the messages still waiting at it (see `rebuild`).
+        """
+        if (
+            now is not None
+            and waiting is not None
+            and status in self._dirty
+            and now - self._rebuilt.get(status, -math.inf) >= self._period
+        ):
+            self._rebuilt[status] = now
+            return self.rebuild(status, waiting())
         return self._curves.get(status)
 
 
 class PushHealth:
     """Whether pushes arrive, and which share of steps they miss."""
 
-    __slots__ = ("_mean_gap", "last_push", "missed", "received")
+    __slots__ = ("_mean_gap", "arrived", "last_push", "missed", "received", "resumed")
 
     def __init__(self, now: float, expected_gap: float) -> None:
         self.received = PRIOR_RECEIVED
         self.missed = PRIOR_MISSED
         #: When the last push arrived (or when pushes were first expected).
         self.last_push = now
+        #: Whether any push arrived at all.
+        self.arrived = False
+        #: Pushes since the watcher last found them stopped (the caller resets it).
+        self.resumed = 0
         self._mean_gap = expected_gap
 
     @property
@@ -203,6 +232,8 @@ class PushHealth:
         gap = now - self.last_push
         self._mean_gap += GAP_WEIGHT * (gap - self._mean_gap)
         self.last_push = now
+        self.arrived = True
+        self.resumed += 1
         if counted:
             self.received = self.received * LOSS_DECAY + 1.0
             self.missed *= LOSS_DECAY

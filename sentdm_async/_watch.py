@@ -37,6 +37,7 @@ import random
 import time
 from collections.abc import AsyncIterable, Iterable
 from datetime import UTC, datetime
+from functools import partial
 from itertools import chain, count
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -105,6 +106,11 @@ NOT_PUSHED: Final = frozenset({"PROCESSED"})
 MAX_BUFFERED_EVENTS: Final = 4096
 #: Polls in flight of one watcher by default.
 DEFAULT_WATCH_CONCURRENCY: Final = 16
+#: Pushes are suspected to have stopped only after a silence of at least this many
+#: ``min_interval`` (pushes normally follow a send within a second).
+QUIET_FLOOR: Final = 5.0
+#: Pushes that must arrive after they were found stopped before polls only fill gaps again.
+RESUME_AFTER_PUSHES: Final = 2
 #: Messages a push+poll watcher looks at to judge the pushes' health or a silence curve.
 _HEALTH_SAMPLE: Final = 1024
 #: Most distinct strings and prices kept for sharing between the messages' last activities.
@@ -436,8 +442,9 @@ class _WatchJob(Job[WatchEvent]):
         #: Pushes expected (or seen): polls fill gaps (`sentdm_async._gapfill`) while healthy.
         self._expect_pushes = settings.expect_pushes
         self._health: PushHealth | None = None
-        self._silences = SilenceModel()
-        self._rebuilt: dict[str, float] = {}  # when each status's silence curve was rebuilt
+        #: Silences before a message's ending step, and before any next step, by status.
+        self._endings = SilenceModel(period=settings.poll.min_interval)
+        self._moves = SilenceModel(period=settings.poll.min_interval)
         self._fallback = True  # polling at the plain cadence (no pushes, or they stopped)
         self._next_health_check = -math.inf
 
@@ -594,7 +601,9 @@ class _WatchJob(Job[WatchEvent]):
         """
         previous = watched.last.status if watched.last is not None else ""
         known = (watched.checked + now) / 2.0 if polled else now
-        self._silences.observe(previous, known - watched.since, ended=status in watched.stop)
+        silence = known - watched.since
+        self._endings.observe(previous, silence, ended=status in watched.stop)
+        self._moves.observe(previous, silence, ended=True)
         watched.since = watched.checked = now
 
     # -- the work --
@@ -698,39 +707,47 @@ class _WatchJob(Job[WatchEvent]):
         if health is None:
             return math.inf
         poll = self.settings.poll
-        suspicious = health.quiet_since(2.0 * poll.min_interval)
-        if now < suspicious:
+        suspicious = health.quiet_since(QUIET_FLOOR * poll.min_interval)
+        if self._fallback:  # until pushes are back (push() wakes the scheduler)
+            if health.resumed < RESUME_AFTER_PUSHES or now >= suspicious:
+                return math.inf
             self._fallback = False
+        if now < suspicious:
             return suspicious
-        if self._fallback:
-            return math.inf  # a push ends it (push() wakes the scheduler)
         if now < self._next_health_check:
             return self._next_health_check
         self._next_health_check = now + poll.min_interval / 2
         if self._deliveries_stopped(now, health):
             self._fallback = True
+            health.resumed = 0
             self._replan_polling(now)
             return math.inf
         return self._next_health_check
 
     def _deliveries_stopped(self, now: float, health: PushHealth) -> bool:
-        """Whether enough messages should have ended since the last push to call it stopped."""
+        """Whether enough messages should have moved since the last push to call it stopped.
+
+        Expected from the start and none ever came: stopped (the endpoint never worked).
+        Otherwise each waiting message counts by its silence curve, and one of which nothing
+        is known yet counts once its silence is suspicious: its QUEUED push comes at once.
+        """
+        if not health.arrived:
+            return True
         heap = self._heap
-        if not heap:
-            return False
         step = max(1, len(heap) // _HEALTH_SAMPLE)
-        expected, learned = 0.0, False
+        quiet = health.quiet_since(QUIET_FLOOR * self.settings.poll.min_interval) - health.last_push
+        expected = 0.0
         for watched in heap[::step]:
             if watched.state != _WAITING:
                 continue
-            curve = self._silences.curve(watched.last.status if watched.last else "")
-            if curve is None:
+            if watched.last is None:
+                expected += step if now - watched.since > quiet else 0.0
                 continue
-            learned = True
-            at_push = max(0.0, health.last_push - watched.since)
-            expected += expected_endings(curve, at_push, now - watched.since) * step
-        if not learned:  # nothing learned yet: the long silence alone decides
-            return True
+            status = watched.last.status
+            curve = self._moves.curve(status, now, partial(self._waiting_silences, status, now))
+            if curve is not None:
+                at_push = max(0.0, health.last_push - watched.since)
+                expected += expected_endings(curve, at_push, now - watched.since) * step
         return expected * (1.0 - health.loss) >= DEAD_EXPECTED
 
     def _replan_polling(self, now: float) -> None:
@@ -749,12 +766,7 @@ class _WatchJob(Job[WatchEvent]):
         ceiling = poll.overdue_after * STATUS_FACTORS.get(status, 1.0)
         if poll.gap_fill == "fixed":
             return min(watched.checked + ceiling, watched.deadline)
-        silences = self._silences
-        rebuilt = self._rebuilt.get(status, -math.inf)
-        if silences.stale(status) and now - rebuilt >= poll.min_interval:
-            self._rebuilt[status] = now
-            silences.rebuild(status, self._waiting_silences(status, now))
-        curve = silences.curve(status)
+        curve = self._endings.curve(status, now, partial(self._waiting_silences, status, now))
         assert self._health is not None  # noqa: S101 - gap filling starts with the first push
         due = next_poll(
             since=watched.since,
@@ -762,7 +774,9 @@ class _WatchJob(Job[WatchEvent]):
             curve=curve,
             loss=self._health.loss,
             ceiling=ceiling,
-            floor=poll.min_interval,
+            # Never more often than plain polling would ask (its interval grows while nothing
+            # changes): gap filling must not cost more than having no pushes at all.
+            floor=watched.interval,
         )
         # What was learned moves the due time: look again (no request) before the silence grows
         # by half, so a due time set while little was known never holds a message back long.
@@ -981,6 +995,26 @@ class Watcher(Handle[WatchEvent]):
     def polls(self) -> int:
         """Polls sent so far (each one request, plus any retries the transport made)."""
         return self._job.polls
+
+    @property
+    def pushes(self) -> Literal["none", "flowing", "stopped"]:
+        """What the watcher makes of the pushes it gets.
+
+        ``"none"``: none came (nor were they expected): it polls at its cadence.
+        ``"flowing"``: polls only fill the gaps of lost deliveries (`PollPolicy.gap_fill`).
+        ``"stopped"``: deliveries stopped while messages should have moved: it polls at its
+        cadence until a push arrives again.
+        """
+        job = self._job
+        if job._health is None:
+            return "none"
+        return "stopped" if job._fallback else "flowing"
+
+    @property
+    def push_loss(self) -> float | None:
+        """The estimated share of steps whose push does not arrive (``None``: no pushes)."""
+        health = self._job._health
+        return None if health is None else health.loss
 
     def add(
         self,

@@ -100,8 +100,6 @@ STATUS_RANK: Final[dict[str, int]] = {
     "READ": 6,
     **dict.fromkeys(FAILURE_STATUSES, 7),
 }
-#: Statuses Sent sends no webhook for: a poll that finds one has not caught a lost push.
-NOT_PUSHED: Final = frozenset({"PROCESSED"})
 #: Events held for a reader before the scheduler stops polling (backpressure).
 MAX_BUFFERED_EVENTS: Final = 4096
 #: Polls in flight of one watcher by default.
@@ -577,8 +575,9 @@ class _WatchJob(Job[WatchEvent]):
         if rank is None or watched is None or watched.state == _DONE:
             health.pushed(now, counted=counted)
             return False  # a status without a place in the lifecycle: the polls report it
-        health.pushed(now, counted=counted, confirms_poll=watched.unconfirmed > 0)
-        if watched.unconfirmed:
+        confirms = counted and watched.unconfirmed > 0
+        health.pushed(now, counted=counted, confirms_poll=confirms)
+        if confirms:
             watched.unconfirmed -= 1
         self._changed.set()
         if rank <= watched.rank:
@@ -871,7 +870,7 @@ class _WatchJob(Job[WatchEvent]):
                 rank = STATUS_RANK.get(activity.status)
                 if watched.ranked and rank is not None and rank <= watched.rank:
                     continue  # a push yielded it, or a later step, already
-                if activity.status not in NOT_PUSHED:
+                if activity.status in _ALWAYS_PUSHED:  # counted like the pushes (see push())
                     missed += 1
                 if rank is not None:
                     self._learn(watched, activity.status, now, polled=True)

@@ -16,6 +16,7 @@ from sentdm_async import (
     SentError,
     WatchEvent,
     WatchTimeoutError,
+    webhooks,
 )
 from sentdm_async._watch import _Checkpoint, _SavedMessage
 
@@ -129,3 +130,117 @@ async def test_checkpoint_size_per_message(client: AsyncSent, sim: Simulator) ->
             watcher.add(f"message-{n:05d}")
         saved = watcher.checkpoint()
     assert len(saved) / 10_000 < 100
+
+
+def message_event(message_id: str, status: str) -> webhooks.MessageEvent:
+    """A verified message event, as a receiver hands it to `Watcher.push`."""
+    payload = webhooks.MessageStatusPayload(message_status=status, message_id=message_id)
+    return webhooks.MessageEvent(field="message", event=f"message.{status}", payload=payload)
+
+
+async def test_restore_after_pushes_yields_no_step_again(sim: Simulator) -> None:
+    """Steps read by push, then a restart: the restored watch goes on after them, in order.
+
+    The restored watcher's first poll reads the whole log (QUEUED ... DELIVERED); steps up to
+    the pushed SENT were read already and must not come again, nor anything before them.
+    """
+    ids = sim.create_messages(8, outcome="delivered", channel="sms")
+    slow = PollPolicy(min_interval=30.0, max_interval=60.0)
+    async with AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=None) as first:
+        async with first.messages.watcher(poll=slow, expect_pushes=True) as watcher:
+            for message_id in ids:
+                watcher.add(message_id)
+                watcher.push(message_event(message_id, "queued"))
+                watcher.push(message_event(message_id, "sent"))
+            with anyio.fail_after(5):
+                before = [await anext(watcher) for _ in range(2 * len(ids))]
+            saved = watcher.checkpoint()
+        assert sim.stats.by_route["activities"] == 0  # everything so far came by push
+        async with first.messages.watcher(poll=FAST) as restored:
+            assert restored.restore(saved) == len(ids)
+            restored.finish()
+            with anyio.fail_after(20):
+                after = [e async for e in restored]
+    assert steps(before) == {m: ["QUEUED", "SENT"] for m in ids}
+    assert steps(after) == {m: ["DELIVERED"] for m in ids}
+
+
+async def test_restore_applies_this_watchers_timeout_and_until(sim: Simulator) -> None:
+    """A message saved without a deadline gets the restoring watcher's ``timeout``."""
+    stuck = sim.create_message(outcome="no_receipt")
+    async with AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=None) as client:
+        async with client.messages.watcher(poll=FAST) as watcher:
+            watcher.add(stuck)
+            saved = watcher.checkpoint()
+        async with client.messages.watcher(poll=FAST, timeout=0.3) as restored:
+            restored.restore(saved)
+            restored.finish()
+            with anyio.fail_after(10):
+                events = [e async for e in restored if e.done]
+    assert [type(e.error) for e in events] == [WatchTimeoutError]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("deadline", float("nan"), id="nan-deadline"),
+        pytest.param("deadline", float("inf"), id="infinite-deadline"),
+        pytest.param("seen", -1, id="negative-position"),
+        pytest.param("rank", 99, id="impossible-rank"),
+    ],
+)
+async def test_impossible_checkpoint_entries_are_refused(
+    client: AsyncSent, field: str, value: float
+) -> None:
+    """A checkpoint no watcher could write is refused whole, with a SentError naming it."""
+    import msgspec
+
+    fields: dict[str, object] = {
+        "message_id": "m-1",
+        "seen": 0,
+        "rank": -1,
+        "stop": None,
+        "deadline": None,
+        "last": None,
+    }
+    fields[field] = value
+    bad = _Checkpoint(messages=[_SavedMessage(**fields)], pending=[], finished=True)  # type: ignore[arg-type]
+    async with client.messages.watcher() as watcher:
+        with pytest.raises(SentError, match="checkpoint"):
+            watcher.restore(msgspec.msgpack.encode(bad))
+        assert watcher.active == 0
+
+
+async def test_add_twice_watches_once(client: AsyncSent, sim: Simulator) -> None:
+    """Adding an id already watched changes nothing but the options given; ``in`` tells."""
+    message_id = sim.create_message(outcome="no_receipt")
+    async with client.messages.watcher(poll=FAST) as watcher:
+        assert message_id not in watcher
+        watcher.add(message_id)
+        watcher.add(message_id)
+        assert message_id in watcher
+        assert watcher.active == 1
+        watcher.add(message_id, timeout=0.2)  # a new timeout applies, counted from now
+        watcher.finish()
+        with anyio.fail_after(10):
+            events = [e async for e in watcher]
+        assert message_id not in watcher
+    statuses = [e.activity.status for e in events if e.activity is not None]
+    assert len(statuses) == len(set(statuses))  # each step once
+    assert [type(e.error) for e in events if e.done] == [WatchTimeoutError]
+
+
+async def test_restore_keeps_a_live_watch_of_the_same_id(client: AsyncSent, sim: Simulator) -> None:
+    """Re-adding rows after a crash, then restoring: each message is watched once."""
+    message_id = sim.create_message(outcome="delivered")
+    async with client.messages.watcher(poll=FAST) as old:
+        old.add(message_id)
+        saved = old.checkpoint()
+    async with client.messages.watcher(poll=FAST) as watcher:
+        watcher.add(message_id)
+        assert watcher.restore(saved) == 0
+        assert watcher.active == 1
+        watcher.finish()
+        with anyio.fail_after(20):
+            events = [e async for e in watcher]
+    assert sum(e.done for e in events) == 1

@@ -108,6 +108,18 @@ _MAX_BACKOFF: Final = 8.0
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="string")
 
 
+def _stop_if_cancelled() -> None:
+    """Raise `CancelledError` if this task was cancelled, even if the cancellation was lost.
+
+    taskiq stops a worker by cancelling the read in progress once. redis-py 8 can swallow that
+    cancellation inside a command (the listen loop then polled on for good, and a SIGTERMed
+    worker never exited); the task still counts the request (`asyncio.Task.cancelling`).
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def _keys(api_key: str, job_id: str) -> tuple[str, str, str]:
     base = f"{account_tag(api_key)}:job:{job_id}"
     return f"{base}:results", f"{base}:done", f"{base}:meta"
@@ -143,6 +155,7 @@ class ChunkBroker(RedisStreamBroker):
                         # shutdown can leave redis-py's reader waiting forever (seen with
                         # redis-py 8), and the worker would never exit.
                         await asyncio.sleep(_POLL)
+                    _stop_if_cancelled()
                     for stream_id, data in messages:
                         yield AckableMessage(data=data, ack=self._acker(stream_id))
         finally:

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: Poll once P(ending step happened and its push was lost | silence so far) exceeds this.
-MISS_THRESHOLD: Final = 0.2
+MISS_THRESHOLD: Final = 0.3
 #: Endings (or lost-push discoveries) a status needs before its curve is trusted.
 MIN_EVENTS: Final = 12
 #: Recent observations kept per status (a sliding window, so the model follows changes).

@@ -571,17 +571,19 @@ class _WatchJob(Job[WatchEvent]):
             health = self._health = PushHealth(now, expected_gap=self.settings.poll.min_interval)
         rank = STATUS_RANK.get(activity.status)
         watched = self._by_id.get(message_id)
-        counted = activity.status in _ALWAYS_PUSHED
         if rank is None or watched is None or watched.state == _DONE:
-            health.pushed(now, counted=counted)
+            health.pushed(now, counted=False)  # the stream flows; nothing to learn the loss from
             return False  # a status without a place in the lifecycle: the polls report it
-        confirms = counted and watched.unconfirmed > 0
-        health.pushed(now, counted=counted, confirms_poll=confirms)
-        if confirms:
-            watched.unconfirmed -= 1
         self._changed.set()
+        # The loss share counts each always-pushed step once: a new one, or the late push of
+        # one a poll found first (a duplicate delivery counts for nothing).
+        counted = activity.status in _ALWAYS_PUSHED
         if rank <= watched.rank:
+            confirms = counted and watched.unconfirmed > 0
+            health.pushed(now, counted=confirms, confirms_poll=confirms)
+            watched.unconfirmed -= confirms
             return False  # a duplicate, or late: a later step was yielded already
+        health.pushed(now, counted=counted)
         skipped = _skipped_pushes(watched.rank, activity.status)
         if skipped:  # the pushes of steps this one implies never came: lost (or late)
             health.missed_steps(skipped)

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sentdm_async import AsyncSent, PollPolicy, Watcher, WatchEvent
 from sentdm_async._gapfill import (
     MIN_EVENTS,
+    MISS_THRESHOLD,
     PushHealth,
     SilenceCurve,
     SilenceModel,
@@ -110,15 +111,15 @@ def test_model_needs_enough_endings_before_it_has_a_curve() -> None:
     ("loss", "expected"),
     [
         pytest.param(0.05, 9.0, id="rare-losses-wait-for-the-tail"),
-        pytest.param(0.5, 4.0, id="many-losses-poll-early"),
-        pytest.param(1.0, 2.0, id="every-push-lost"),
+        pytest.param(0.5, 5.0, id="many-losses-poll-early"),
+        pytest.param(1.0, 3.0, id="every-push-lost"),
     ],
 )
 def test_the_poll_comes_when_a_lost_ending_is_likely(loss: float, expected: float) -> None:
-    """More measured loss: an earlier poll (P(ended and lost | silent) reaches 20%)."""
+    """More measured loss: an earlier poll (P(ended and lost | silent) reaches the threshold)."""
     curve = curve_of([float(t) for t in range(1, 11)])  # F(t) = t / 10
     due = next_poll(since=100.0, checked=100.0, curve=curve, loss=loss, ceiling=1000.0, floor=0.1)
-    share = 0.2 / (loss * 0.8 + 0.2)
+    share = MISS_THRESHOLD / (loss * (1 - MISS_THRESHOLD) + MISS_THRESHOLD)
     assert due == 100.0 + math.ceil(share * 10 - 1e-9) == 100.0 + expected
 
 

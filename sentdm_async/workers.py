@@ -103,6 +103,7 @@ DEFAULT_MAXLEN: Final = 100_000
 #: Tries of a chunk whose Redis writes fail before it is handed back to the queue.
 DEFAULT_ATTEMPTS: Final = 5
 _POLL: Final = 0.5  # seconds between reads of an empty queue
+_HAND_BACK_TIMEOUT: Final = 5.0  # seconds
 _FIRST_BACKOFF: Final = 0.5
 _MAX_BACKOFF: Final = 8.0
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="string")
@@ -163,8 +164,13 @@ class ChunkBroker(RedisStreamBroker):
             heartbeat.cancel()
             for scope in self._running:
                 scope.cancel()
+            # Hand back every message held, running or only read, in one XCLAIM: clearing them
+            # first and leaving it to each cancelled chunk's `release` found nothing to release,
+            # and another worker took them only after idle_timeout.
+            held = list(self._held)
             self._held.clear()
             self._stream_ids.clear()
+            await self._hand_back(held, f"{len(held)} chunks")
 
     async def _read(self, connection: Redis) -> list[tuple[bytes, bytes]]:
         """Read new messages, then claim those whose holder stopped renewing them; hold all."""
@@ -214,21 +220,32 @@ class ChunkBroker(RedisStreamBroker):
         """Hand the message of ``task_id`` back unacknowledged: any worker may claim it now."""
         stream_id = self._stream_ids.get(task_id)
         if stream_id is None:
-            return
+            return  # not held (any more): listen's cleanup handed it back already
         self._forget(stream_id)
-        try:  # make it claimable at once; if this fails too, it is after idle_timeout
-            async with Redis(connection_pool=self.connection_pool) as connection:
-                await connection.xclaim(
-                    self.queue_name,
-                    self.consumer_group_name,
-                    self.consumer_name,
-                    0,
-                    [stream_id],
-                    idle=self.idle_timeout,
-                    justid=True,
-                )
-        except RedisError as exc:
-            logger.warning("could not hand chunk message %s back at once: %s", task_id, exc)
+        await self._hand_back([stream_id], f"chunk message {task_id}")
+
+    async def _hand_back(self, stream_ids: list[bytes], what: str) -> None:
+        """Make ``stream_ids`` claimable at once: their idle time set to ``idle_timeout``.
+
+        If this fails too, they are claimable after ``idle_timeout``, as a dead worker's are.
+        """
+        if not stream_ids:
+            return
+        try:
+            # Bounded: a hung Redis must not keep a stopping worker from exiting.
+            with anyio.fail_after(_HAND_BACK_TIMEOUT):
+                async with Redis(connection_pool=self.connection_pool) as connection:
+                    await connection.xclaim(
+                        self.queue_name,
+                        self.consumer_group_name,
+                        self.consumer_name,
+                        0,
+                        cast("Any", stream_ids),
+                        idle=self.idle_timeout,
+                        justid=True,
+                    )
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning("could not hand %s back at once: %s", what, exc)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[anyio.CancelScope]:

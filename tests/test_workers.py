@@ -95,14 +95,16 @@ def start_worker(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
 class Job:
     """Worker processes on one queue, the tasks module loaded here too (the producer)."""
 
-    def __init__(self, folder: Path, redis_url: str, base_url: str, rate: float) -> None:
+    def __init__(
+        self, folder: Path, redis_url: str, base_url: str, rate: float, idle_ms: int = IDLE_MS
+    ) -> None:
         self.folder = folder
         self.redis_url = redis_url
         self.env = {
             **os.environ,
             "JOB_REDIS": redis_url,
             "JOB_QUEUE": f"jobs-{folder.name}",
-            "JOB_IDLE_MS": str(IDLE_MS),
+            "JOB_IDLE_MS": str(idle_ms),
             "JOB_KEY": API_KEY,
             "JOB_BASE": base_url,
             "JOB_RATE": str(rate),
@@ -192,12 +194,13 @@ async def test_a_sigtermed_worker_exits_at_once_and_its_chunks_are_redone(
 ) -> None:
     """SIGTERM stops a worker busy with many chunks within seconds, not when they finish.
 
-    Its chunks are handed back unacknowledged; a second worker finishes them from the answers
-    already stored.
+    Its chunks, running or only read, are handed back unacknowledged as it stops: a second
+    worker finishes them from the answers already stored well before the 30 s idle timeout
+    (after which it would take over a dead worker's chunks).
     """
     async with Simulator(api_key=API_KEY, rate_limit=6000, burst=20) as sim:
         ids = sim.create_messages(200)
-        job = Job(tmp_path, redis_server.url, sim.base_url, rate=300)  # 40 s of work
+        job = Job(tmp_path, redis_server.url, sim.base_url, rate=300, idle_ms=30_000)  # 40 s
         async with job.running(monkeypatch):
             slow = job.start()
             await enqueue(
@@ -206,8 +209,9 @@ async def test_a_sigtermed_worker_exits_at_once_and_its_chunks_are_redone(
             await activities_when(sim, 20)
             os.killpg(slow.pid, signal.SIGTERM)
             returncode = await asyncio.to_thread(slow.wait, 15)  # TimeoutExpired: a hang
-            job.start(JOB_RATE="6000")
-            await job.wait("sigterm")
+            with anyio.fail_after(15):  # half the idle timeout, worker start-up included
+                job.start(JOB_RATE="6000")
+                await job.wait("sigterm")
         answers = await results(redis_server.url, API_KEY, "sigterm")
         requests = sim.stats.by_route["activities"]
     assert returncode == 0

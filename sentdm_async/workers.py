@@ -104,6 +104,8 @@ DEFAULT_MAXLEN: Final = 100_000
 DEFAULT_ATTEMPTS: Final = 5
 _POLL: Final = 0.5  # seconds between reads of an empty queue
 _HAND_BACK_TIMEOUT: Final = 5.0  # seconds
+#: Handed-back chunks whose unsaved answers a worker keeps for when it takes them again.
+_KEPT_CHUNKS: Final = 100
 _FIRST_BACKOFF: Final = 0.5
 _MAX_BACKOFF: Final = 8.0
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="string")
@@ -334,6 +336,9 @@ def register(
     if not isinstance(broker, ChunkBroker):
         raise TypeError("register() needs the broker make_broker() returns")
     state: dict[str, Any] = {}
+    # Answers of chunks handed back because Redis refused them: written first if this worker
+    # takes the chunk again, instead of being fetched again.
+    kept: dict[tuple[str, int], dict[str, bytes]] = {}
 
     async def client() -> tuple[AsyncSent, Redis]:
         if "client" not in state:
@@ -378,12 +383,17 @@ def register(
         answered: int | None = 0  # chunk -1 was a nudge of older versions of `wait`: a no-op
         if chunk >= 0:
             answered = None  # unless it completes: handed back (cancelled, or failed)
-            with broker.running():
-                sent, connection = await client()
-                keys = _keys(api_key, job_id)
-                answered = await _run_chunk(
-                    sent, connection, keys, chunk, ids, concurrency, attempts
-                )
+            unsaved = kept.pop((job_id, chunk), {})
+            try:
+                with broker.running():
+                    sent, connection = await client()
+                    keys = _keys(api_key, job_id)
+                    answered = await _run_chunk(
+                        sent, connection, keys, chunk, ids, concurrency, attempts, unsaved
+                    )
+            finally:
+                if unsaved:
+                    _keep(kept, (job_id, chunk), unsaved)
         if not live:
             return answered or 0
         if answered is None:
@@ -396,6 +406,15 @@ def register(
     return cast("ChunkTask", fetch_chunk)
 
 
+def _keep(
+    kept: dict[tuple[str, int], dict[str, bytes]], chunk: tuple[str, int], unsaved: dict[str, bytes]
+) -> None:
+    """Keep a handed-back chunk's unsaved answers, dropping the oldest chunk's beyond the cap."""
+    kept[chunk] = unsaved
+    while len(kept) > _KEPT_CHUNKS:
+        del kept[next(iter(kept))]  # another worker has probably redone it meanwhile
+
+
 async def _run_chunk(
     sent: AsyncSent,
     connection: Redis,
@@ -404,15 +423,18 @@ async def _run_chunk(
     ids: list[str],
     concurrency: int,
     attempts: int,
+    unsaved: dict[str, bytes],
 ) -> int | None:
     """Try a chunk up to ``attempts`` times; the ids answered, or None if it must be redone.
 
-    None also when cancelled (the worker is stopping): the answers stored so far stay.
+    None also when cancelled (the worker is stopping): the answers stored so far stay. Answers
+    Redis refused stay in ``unsaved`` (at most the chunk's) and are written first on each try,
+    so no try fetches an id an earlier one already has an answer for.
     """
     delay = _FIRST_BACKOFF
     for attempt in range(1, max(attempts, 1) + 1):
         try:
-            return await _store_chunk(sent, connection, keys, chunk, ids, concurrency)
+            return await _store_chunk(sent, connection, keys, chunk, ids, concurrency, unsaved)
         except Exception as exc:  # whatever failed, the chunk must not be lost
             if attempt >= attempts:
                 logger.error(  # the cause is in the message: no traceback flood
@@ -442,19 +464,39 @@ async def _store_chunk(
     chunk: int,
     ids: list[str],
     concurrency: int,
+    unsaved: dict[str, bytes],
 ) -> int:
-    """Fetch the ids of ``chunk`` not stored yet, storing each answer as it comes."""
+    """Fetch the ids of ``chunk`` not stored yet, storing each answer as it comes.
+
+    ``unsaved`` (answers an earlier try could not store) is written first. Once Redis refuses
+    a write, the rest of the chunk is still fetched but kept in ``unsaved``, and the error is
+    raised at the end: the requests are spent anyway, and the next try writes the answers.
+    """
     results_key, done_key, _ = keys
     if await connection.sismember(done_key, str(chunk)):
+        unsaved.clear()
         return 0  # done by an earlier delivery of this chunk
+    if unsaved:
+        await connection.hset(results_key, mapping=cast("Any", unsaved))
+        unsaved.clear()
     todo = ids
     if ids:
         stored = await connection.hmget(results_key, [line_id(i) for i in ids])
         todo = [i for i, answer in zip(ids, stored, strict=True) if answer is None]
+    refused: RedisError | None = None
     async with sent.messages.retrieve_activities_many(todo, concurrency=concurrency) as stream:
         async for result in stream:
             line = result_line(result)
-            await connection.hset(results_key, line["message_id"], _ENCODER.encode(line))
+            key, value = line["message_id"], _ENCODER.encode(line)
+            if refused is None:
+                try:
+                    await connection.hset(results_key, key, value)
+                    continue
+                except RedisError as exc:
+                    refused = exc  # a hung Redis would cost its timeout per answer: stop trying
+            unsaved[key] = value
+    if refused is not None:
+        raise refused
     await connection.sadd(done_key, str(chunk))
     return len(ids)
 

@@ -28,7 +28,8 @@ How a chunk is never lost, and never run twice while it runs:
   (taskiq >= 0.13), so taskiq does not acknowledge a chunk that raised. Each answer is written
   to Redis as it arrives; a Redis error (OOM, READONLY, a restart) is retried with backoff
   (``attempts`` times, 0.5 s doubling to 8 s), and a run that resumes skips the ids already
-  stored. A chunk that still cannot be stored, or that raised, is handed back unacknowledged:
+  stored. Answers Redis refused stay in the worker's memory (at most a chunk's) and are written
+  first when it tries the chunk again, so Redis failing costs no request twice. A chunk that still cannot be stored, or that raised, is handed back unacknowledged:
   any worker takes it over at once (or after ``idle_timeout`` if even that failed) and goes on
   from the answers stored. It is acknowledged after the chunk is in the done set.
 - **A lease on every message a worker holds.** taskiq runs up to ``--max-async-tasks`` (100)
@@ -40,8 +41,9 @@ How a chunk is never lost, and never run twice while it runs:
   duplicate that slips through (a worker cut off from Redis longer than ``idle_timeout``) costs
   only the ids not stored yet, and a chunk already done is acknowledged without a request.
 - **Prompt shutdown.** When the worker stops listening (SIGTERM, SIGINT), its running chunks are
-  cancelled and handed back unacknowledged (their stored answers stay), instead of the worker
-  waiting for chunks that may take minutes.
+  cancelled, and every message it holds (running or only read) is handed back unacknowledged
+  at once (their stored answers stay): other workers go on with them right away, instead of
+  waiting for the worker's chunks that may take minutes, or for ``idle_timeout``.
 
 Pitfall worth knowing: the broker's stream is trimmed (``maxlen``) so finished messages do not
 pile up in Redis; keep it well above the number of chunks waiting, or trimming drops work not

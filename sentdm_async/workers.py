@@ -29,9 +29,10 @@ How a chunk is never lost, and never run twice while it runs:
   to Redis as it arrives; a Redis error (OOM, READONLY, a restart) is retried with backoff
   (``attempts`` times, 0.5 s doubling to 8 s), and a run that resumes skips the ids already
   stored. Answers Redis refused stay in the worker's memory (at most a chunk's) and are written
-  first when it tries the chunk again, so Redis failing costs no request twice. A chunk that still cannot be stored, or that raised, is handed back unacknowledged:
-  any worker takes it over at once (or after ``idle_timeout`` if even that failed) and goes on
-  from the answers stored. It is acknowledged after the chunk is in the done set.
+  first when it tries the chunk again, so Redis failing costs no request twice. A chunk that
+  still cannot be stored, or that raised, is handed back unacknowledged: any worker takes it
+  over at once (or after ``idle_timeout`` if even that failed) and goes on from the answers
+  stored. It is acknowledged after the chunk is in the done set.
 - **A lease on every message a worker holds.** taskiq runs up to ``--max-async-tasks`` (100)
   chunks per worker at once, and they share one budget, so a chunk can take far longer than
   any fixed timeout. The `ChunkBroker` of a worker renews the claim on every message it has

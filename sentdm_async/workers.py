@@ -28,9 +28,11 @@ How a chunk is never lost, and never run twice while it runs:
   (taskiq >= 0.13), so taskiq does not acknowledge a chunk that raised. Each answer is written
   to Redis as it arrives; a Redis error (OOM, READONLY, a restart) is retried with backoff
   (``attempts`` times, 0.5 s doubling to 8 s), and a run that resumes skips the ids already
-  stored. A chunk that still cannot be stored, or that raised, is handed back unacknowledged:
-  any worker takes it over at once (or after ``idle_timeout`` if even that failed) and goes on
-  from the answers stored. It is acknowledged after the chunk is in the done set.
+  stored. Answers Redis refused stay in the worker's memory (at most a chunk's) and are written
+  first when it tries the chunk again, so Redis failing costs no request twice. A chunk that
+  still cannot be stored, or that raised, is handed back unacknowledged: any worker takes it
+  over at once (or after ``idle_timeout`` if even that failed) and goes on from the answers
+  stored. It is acknowledged after the chunk is in the done set.
 - **A lease on every message a worker holds.** taskiq runs up to ``--max-async-tasks`` (100)
   chunks per worker at once, and they share one budget, so a chunk can take far longer than
   any fixed timeout. The `ChunkBroker` of a worker renews the claim on every message it has
@@ -40,8 +42,9 @@ How a chunk is never lost, and never run twice while it runs:
   duplicate that slips through (a worker cut off from Redis longer than ``idle_timeout``) costs
   only the ids not stored yet, and a chunk already done is acknowledged without a request.
 - **Prompt shutdown.** When the worker stops listening (SIGTERM, SIGINT), its running chunks are
-  cancelled and handed back unacknowledged (their stored answers stay), instead of the worker
-  waiting for chunks that may take minutes.
+  cancelled, and every message it holds (running or only read) is handed back unacknowledged
+  at once (their stored answers stay): other workers go on with them right away, instead of
+  waiting for the worker's chunks that may take minutes, or for ``idle_timeout``.
 
 Pitfall worth knowing: the broker's stream is trimmed (``maxlen``) so finished messages do not
 pile up in Redis; keep it well above the number of chunks waiting, or trimming drops work not
@@ -103,6 +106,9 @@ DEFAULT_MAXLEN: Final = 100_000
 #: Tries of a chunk whose Redis writes fail before it is handed back to the queue.
 DEFAULT_ATTEMPTS: Final = 5
 _POLL: Final = 0.5  # seconds between reads of an empty queue
+_HAND_BACK_TIMEOUT: Final = 5.0  # seconds
+#: Handed-back chunks whose unsaved answers a worker keeps for when it takes them again.
+_KEPT_CHUNKS: Final = 100
 _FIRST_BACKOFF: Final = 0.5
 _MAX_BACKOFF: Final = 8.0
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="string")
@@ -163,8 +169,13 @@ class ChunkBroker(RedisStreamBroker):
             heartbeat.cancel()
             for scope in self._running:
                 scope.cancel()
+            # Hand back every message held, running or only read, in one XCLAIM: clearing them
+            # first and leaving it to each cancelled chunk's `release` found nothing to release,
+            # and another worker took them only after idle_timeout.
+            held = list(self._held)
             self._held.clear()
             self._stream_ids.clear()
+            await self._hand_back(held, f"{len(held)} chunks")
 
     async def _read(self, connection: Redis) -> list[tuple[bytes, bytes]]:
         """Read new messages, then claim those whose holder stopped renewing them; hold all."""
@@ -214,21 +225,32 @@ class ChunkBroker(RedisStreamBroker):
         """Hand the message of ``task_id`` back unacknowledged: any worker may claim it now."""
         stream_id = self._stream_ids.get(task_id)
         if stream_id is None:
-            return
+            return  # not held (any more): listen's cleanup handed it back already
         self._forget(stream_id)
-        try:  # make it claimable at once; if this fails too, it is after idle_timeout
-            async with Redis(connection_pool=self.connection_pool) as connection:
-                await connection.xclaim(
-                    self.queue_name,
-                    self.consumer_group_name,
-                    self.consumer_name,
-                    0,
-                    [stream_id],
-                    idle=self.idle_timeout,
-                    justid=True,
-                )
-        except RedisError as exc:
-            logger.warning("could not hand chunk message %s back at once: %s", task_id, exc)
+        await self._hand_back([stream_id], f"chunk message {task_id}")
+
+    async def _hand_back(self, stream_ids: list[bytes], what: str) -> None:
+        """Make ``stream_ids`` claimable at once: their idle time set to ``idle_timeout``.
+
+        If this fails too, they are claimable after ``idle_timeout``, as a dead worker's are.
+        """
+        if not stream_ids:
+            return
+        try:
+            # Bounded: a hung Redis must not keep a stopping worker from exiting.
+            with anyio.fail_after(_HAND_BACK_TIMEOUT):
+                async with Redis(connection_pool=self.connection_pool) as connection:
+                    await connection.xclaim(
+                        self.queue_name,
+                        self.consumer_group_name,
+                        self.consumer_name,
+                        0,
+                        cast("Any", stream_ids),
+                        idle=self.idle_timeout,
+                        justid=True,
+                    )
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning("could not hand %s back at once: %s", what, exc)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[anyio.CancelScope]:
@@ -317,6 +339,9 @@ def register(
     if not isinstance(broker, ChunkBroker):
         raise TypeError("register() needs the broker make_broker() returns")
     state: dict[str, Any] = {}
+    # Answers of chunks handed back because Redis refused them: written first if this worker
+    # takes the chunk again, instead of being fetched again.
+    kept: dict[tuple[str, int], dict[str, bytes]] = {}
 
     async def client() -> tuple[AsyncSent, Redis]:
         if "client" not in state:
@@ -361,12 +386,17 @@ def register(
         answered: int | None = 0  # chunk -1 was a nudge of older versions of `wait`: a no-op
         if chunk >= 0:
             answered = None  # unless it completes: handed back (cancelled, or failed)
-            with broker.running():
-                sent, connection = await client()
-                keys = _keys(api_key, job_id)
-                answered = await _run_chunk(
-                    sent, connection, keys, chunk, ids, concurrency, attempts
-                )
+            unsaved = kept.pop((job_id, chunk), {})
+            try:
+                with broker.running():
+                    sent, connection = await client()
+                    keys = _keys(api_key, job_id)
+                    answered = await _run_chunk(
+                        sent, connection, keys, chunk, ids, concurrency, attempts, unsaved
+                    )
+            finally:
+                if unsaved:
+                    _keep(kept, (job_id, chunk), unsaved)
         if not live:
             return answered or 0
         if answered is None:
@@ -379,6 +409,15 @@ def register(
     return cast("ChunkTask", fetch_chunk)
 
 
+def _keep(
+    kept: dict[tuple[str, int], dict[str, bytes]], chunk: tuple[str, int], unsaved: dict[str, bytes]
+) -> None:
+    """Keep a handed-back chunk's unsaved answers, dropping the oldest chunk's beyond the cap."""
+    kept[chunk] = unsaved
+    while len(kept) > _KEPT_CHUNKS:
+        del kept[next(iter(kept))]  # another worker has probably redone it meanwhile
+
+
 async def _run_chunk(
     sent: AsyncSent,
     connection: Redis,
@@ -387,15 +426,18 @@ async def _run_chunk(
     ids: list[str],
     concurrency: int,
     attempts: int,
+    unsaved: dict[str, bytes],
 ) -> int | None:
     """Try a chunk up to ``attempts`` times; the ids answered, or None if it must be redone.
 
-    None also when cancelled (the worker is stopping): the answers stored so far stay.
+    None also when cancelled (the worker is stopping): the answers stored so far stay. Answers
+    Redis refused stay in ``unsaved`` (at most the chunk's) and are written first on each try,
+    so no try fetches an id an earlier one already has an answer for.
     """
     delay = _FIRST_BACKOFF
     for attempt in range(1, max(attempts, 1) + 1):
         try:
-            return await _store_chunk(sent, connection, keys, chunk, ids, concurrency)
+            return await _store_chunk(sent, connection, keys, chunk, ids, concurrency, unsaved)
         except Exception as exc:  # whatever failed, the chunk must not be lost
             if attempt >= attempts:
                 logger.error(  # the cause is in the message: no traceback flood
@@ -425,19 +467,39 @@ async def _store_chunk(
     chunk: int,
     ids: list[str],
     concurrency: int,
+    unsaved: dict[str, bytes],
 ) -> int:
-    """Fetch the ids of ``chunk`` not stored yet, storing each answer as it comes."""
+    """Fetch the ids of ``chunk`` not stored yet, storing each answer as it comes.
+
+    ``unsaved`` (answers an earlier try could not store) is written first. Once Redis refuses
+    a write, the rest of the chunk is still fetched but kept in ``unsaved``, and the error is
+    raised at the end: the requests are spent anyway, and the next try writes the answers.
+    """
     results_key, done_key, _ = keys
     if await connection.sismember(done_key, str(chunk)):
+        unsaved.clear()
         return 0  # done by an earlier delivery of this chunk
+    if unsaved:
+        await connection.hset(results_key, mapping=cast("Any", unsaved))
+        unsaved.clear()
     todo = ids
     if ids:
         stored = await connection.hmget(results_key, [line_id(i) for i in ids])
         todo = [i for i, answer in zip(ids, stored, strict=True) if answer is None]
+    refused: RedisError | None = None
     async with sent.messages.retrieve_activities_many(todo, concurrency=concurrency) as stream:
         async for result in stream:
             line = result_line(result)
-            await connection.hset(results_key, line["message_id"], _ENCODER.encode(line))
+            key, value = line["message_id"], _ENCODER.encode(line)
+            if refused is None:
+                try:
+                    await connection.hset(results_key, key, value)
+                    continue
+                except RedisError as exc:
+                    refused = exc  # a hung Redis would cost its timeout per answer: stop trying
+            unsaved[key] = value
+    if refused is not None:
+        raise refused
     await connection.sadd(done_key, str(chunk))
     return len(ids)
 

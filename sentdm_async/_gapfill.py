@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 #: Poll once P(ending step happened and its push was lost | silence so far) exceeds this.
-MISS_THRESHOLD: Final = 0.3
+MISS_THRESHOLD: Final = 0.2
 #: Endings (or lost-push discoveries) a status needs before its curve is trusted.
 MIN_EVENTS: Final = 12
 #: Recent observations kept per status (a sliding window, so the model follows changes).
@@ -53,8 +53,11 @@ WINDOW: Final = 512
 #: Prior of the loss estimate: as if this many pushes had arrived and this many were missed.
 PRIOR_RECEIVED: Final = 19.0
 PRIOR_MISSED: Final = 1.0
-#: Forgetting factor per observation of the loss estimate (about the last 200 observations).
-LOSS_DECAY: Final = 0.995
+#: How long the loss estimate remembers, in multiples of the policy's ``overdue_after``: an
+#: observation counts half after this long. By time, not by count: in a batch sent at once
+#: the pushes come early and the misses polls find come late, and a count-based window would
+#: forget the pushes and overrate the loss.
+LOSS_MEMORY: Final = 10.0
 #: A silence of this many mean gaps between pushes makes the watcher check whether deliveries
 #: stopped: they did if, by the silence curves, this many messages should have ended meanwhile.
 DEAD_AFTER_GAPS: Final = 10.0
@@ -202,11 +205,29 @@ class SilenceModel:
 class PushHealth:
     """Whether pushes arrive, and which share of steps they miss."""
 
-    __slots__ = ("_mean_gap", "arrived", "last_push", "missed", "received", "resumed")
+    __slots__ = (
+        "_half_life",
+        "_mean_gap",
+        "_updated",
+        "arrived",
+        "last_push",
+        "missed",
+        "received",
+        "resumed",
+    )
 
-    def __init__(self, now: float, expected_gap: float) -> None:
+    def __init__(self, now: float, expected_gap: float, half_life: float = math.inf) -> None:
+        """Start expecting pushes at ``now``.
+
+        Args:
+            now: When (the caller's clock).
+            expected_gap: Seconds expected between pushes before any arrived.
+            half_life: Seconds after which an observation counts half in the loss share.
+        """
         self.received = PRIOR_RECEIVED
         self.missed = PRIOR_MISSED
+        self._half_life = half_life
+        self._updated = now
         #: When the last push arrived (or when pushes were first expected).
         self.last_push = now
         #: Whether any push arrived at all.
@@ -235,16 +256,22 @@ class PushHealth:
         self.arrived = True
         self.resumed += 1
         if counted:
-            self.received = self.received * LOSS_DECAY + 1.0
-            self.missed *= LOSS_DECAY
+            self._forget(now)
+            self.received += 1.0
         if confirms_poll:
             self.missed = max(0.0, self.missed - 1.0)
 
-    def missed_steps(self, count: int) -> None:
-        """A poll found ``count`` steps no push had brought."""
-        decay = LOSS_DECAY**count
-        self.received *= decay
-        self.missed = self.missed * decay + count
+    def missed_steps(self, now: float, count: int) -> None:
+        """``count`` steps were found lost (by a poll, or jumped over by a push)."""
+        self._forget(now)
+        self.missed += count
+
+    def _forget(self, now: float) -> None:
+        if now > self._updated and self._half_life < math.inf:
+            keep = 0.5 ** ((now - self._updated) / self._half_life)
+            self.received *= keep
+            self.missed *= keep
+        self._updated = max(self._updated, now)
 
     def quiet_since(self, floor: float) -> float:
         """When the silence since the last push becomes suspicious: many usual gaps, >= floor."""

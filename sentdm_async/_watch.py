@@ -49,7 +49,14 @@ from . import errors
 from ._bulk import ACTIVITIES
 from ._checks import check_number, check_positive_int
 from ._engine import Handle, Job
-from ._gapfill import DEAD_EXPECTED, PushHealth, SilenceModel, expected_endings, next_poll
+from ._gapfill import (
+    DEAD_EXPECTED,
+    LOSS_MEMORY,
+    PushHealth,
+    SilenceModel,
+    expected_endings,
+    next_poll,
+)
 from ._gate import WATCH_WEIGHT
 from ._ids import check_id, message_path
 from ._time import dec_hook
@@ -135,7 +142,7 @@ class PollPolicy(msgspec.Struct, frozen=True, kw_only=True):
             waits without news before a poll (times its status factor, e.g. x3 at SENT).
         gap_fill: How a push+poll watcher picks the messages to poll. ``"adaptive"``: once
             the chance that a message's ending step happened and its push was lost passes
-            30%, judged from the silences this watcher has seen and the share of pushes that
+            20%, judged from the silences this watcher has seen and the share of pushes that
             went missing (see `sentdm_async._gapfill`), never later than ``overdue_after``.
             ``"fixed"``: after exactly ``overdue_after`` (times the status factor) of silence.
             Either way the watcher polls at its plain cadence while the pushes seem to have
@@ -481,7 +488,7 @@ class _WatchJob(Job[WatchEvent]):
             stop=stop,
         )
         if self._expect_pushes and self._health is None:
-            self._health = PushHealth(now, expected_gap=poll.min_interval)
+            self._health = self._new_health(now)
             self._fallback = False
         if not self._fallback:  # pushes flow: the first poll waits for a silence
             watched.due = self._gap_due(watched, now)
@@ -568,7 +575,7 @@ class _WatchJob(Job[WatchEvent]):
         now = anyio.current_time()
         health = self._health
         if health is None:  # the first push: from now on polls only fill gaps
-            health = self._health = PushHealth(now, expected_gap=self.settings.poll.min_interval)
+            health = self._health = self._new_health(now)
         rank = STATUS_RANK.get(activity.status)
         watched = self._by_id.get(message_id)
         if rank is None or watched is None or watched.state == _DONE:
@@ -586,13 +593,19 @@ class _WatchJob(Job[WatchEvent]):
         health.pushed(now, counted=counted)
         skipped = _skipped_pushes(watched.rank, activity.status)
         if skipped:  # the pushes of steps this one implies never came: lost (or late)
-            health.missed_steps(skipped)
+            health.missed_steps(now, skipped)
             watched.unconfirmed += skipped
         watched.ranked = True
         self._learn(watched, activity.status, now, polled=False)
         if not self._yield_step(watched, activity, rank):
             watched.last = self._compact(activity)
         return True
+
+    def _new_health(self, now: float) -> PushHealth:
+        poll = self.settings.poll
+        return PushHealth(
+            now, expected_gap=poll.min_interval, half_life=LOSS_MEMORY * poll.overdue_after
+        )
 
     def _learn(self, watched: _Watched, status: str, now: float, *, polled: bool) -> None:
         """A new step of ``watched`` became known: record how long its last status lasted.
@@ -879,7 +892,7 @@ class _WatchJob(Job[WatchEvent]):
                 if self._yield_step(watched, activity, rank):
                     break
             if self._health is not None and missed:
-                self._health.missed_steps(missed)
+                self._health.missed_steps(now, missed)
                 watched.unconfirmed += missed
             if watched.state == _DONE:
                 return

@@ -147,7 +147,7 @@ def test_loss_share_and_stopped_deliveries() -> None:
     for n in range(200):
         health.pushed(float(n) * 0.1, counted=True)
     low = health.loss
-    health.missed_steps(50)
+    health.missed_steps(20.0, 50)
     assert health.loss > low
     health.pushed(20.0, counted=True, confirms_poll=True)  # a late push, not a lost one
     assert health.quiet_since(floor=5.0) >= 25.0

@@ -278,19 +278,27 @@ class PushHealth:
         return self.last_push + max(DEAD_AFTER_GAPS * self._mean_gap, floor)
 
 
-def expected_endings(curve: SilenceCurve, silent_at_last_push: float, silent_now: float) -> float:
-    """The chance that a message ended between the last push and now, given the curve.
+def expected_endings(
+    curve: SilenceCurve, silent_at_last_push: float, silent_now: float, loss: float = 0.0
+) -> float:
+    """The chance that a message's push arrived between the last push and now, by the curve.
+
+    A message still silent may already have moved with its push lost, the likelier the longer
+    its silence: given silence until the last push, P(moved then and pushed) is
+    ``(1 - loss) (F(now) - F(last)) / (1 - F(last) + loss F(last))``.
 
     Args:
-        curve: Silences before the ending step at the message's status.
+        curve: Silences before the event at the message's status.
         silent_at_last_push: The message's silence when the last push arrived (0 if it was
             not yet at this status then).
         silent_now: Its silence now.
+        loss: The share of pushes lost.
     """
     before = curve.cdf(silent_at_last_push)
-    if before >= 1.0:
+    silent = 1.0 - before + loss * before
+    if silent <= 0.0:
         return 0.0
-    return (curve.cdf(silent_now) - before) / (1.0 - before)
+    return (1.0 - loss) * (curve.cdf(silent_now) - before) / silent
 
 
 def next_poll(

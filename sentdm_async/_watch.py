@@ -750,7 +750,7 @@ class _WatchJob(Job[WatchEvent]):
         heap = self._heap
         step = max(1, len(heap) // _HEALTH_SAMPLE)
         quiet = health.quiet_since(QUIET_FLOOR * self.settings.poll.min_interval) - health.last_push
-        expected = 0.0
+        expected, loss = 0.0, health.loss
         for watched in heap[::step]:
             if watched.state != _WAITING:
                 continue
@@ -761,8 +761,8 @@ class _WatchJob(Job[WatchEvent]):
             curve = self._moves.curve(status, now, partial(self._waiting_silences, status, now))
             if curve is not None:
                 at_push = max(0.0, health.last_push - watched.since)
-                expected += expected_endings(curve, at_push, now - watched.since) * step
-        return expected * (1.0 - health.loss) >= DEAD_EXPECTED
+                expected += expected_endings(curve, at_push, now - watched.since, loss) * step
+        return expected >= DEAD_EXPECTED
 
     def _replan_polling(self, now: float) -> None:
         """Pushes stopped: every message is due at its plain polling cadence again."""

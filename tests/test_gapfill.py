@@ -160,6 +160,8 @@ def test_expected_endings() -> None:
     assert expected_endings(curve, 0.0, 5.0) == pytest.approx(0.5)
     assert expected_endings(curve, 5.0, 10.0) == pytest.approx(1.0)
     assert expected_endings(curve, 10.0, 20.0) == 0.0
+    # Half the pushes lost: a message silent at F = 0.5 may have moved already, unseen.
+    assert expected_endings(curve, 5.0, 10.0, loss=0.5) == pytest.approx(0.5 * 0.5 / 0.75)
 
 
 # -- the watcher -------------------------------------------------------------------------------

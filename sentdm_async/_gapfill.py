@@ -194,7 +194,7 @@ class SilenceModel:
         if (
             now is not None
             and waiting is not None
-            and status in self._dirty
+            and self.stale(status)
             and now - self._rebuilt.get(status, -math.inf) >= self._period
         ):
             self._rebuilt[status] = now

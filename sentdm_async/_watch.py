@@ -311,6 +311,11 @@ class _Watched:
     def __lt__(self, other: _Watched) -> bool:
         return self.due < other.due
 
+    @property
+    def status(self) -> str:
+        """The status of its latest known step ("" before any)."""
+        return self.last.status if self.last is not None else ""
+
 
 #: Failures the transport already retried that may still pass: the watch polls again later.
 _TRANSIENT: Final = (
@@ -613,7 +618,7 @@ class _WatchJob(Job[WatchEvent]):
         A step a poll found happened after the poll before it: it counts at the middle of
         that span, not at its discovery (which would teach the watcher ever later polls).
         """
-        previous = watched.last.status if watched.last is not None else ""
+        previous = watched.status
         known = (watched.checked + now) / 2.0 if polled else now
         silence = known - watched.since
         self._endings.observe(previous, silence, ended=status in watched.stop)
@@ -747,17 +752,14 @@ class _WatchJob(Job[WatchEvent]):
         """
         if not health.arrived:
             return True
-        heap = self._heap
-        step = max(1, len(heap) // _HEALTH_SAMPLE)
+        step, sample = self._waiting_sample()
         quiet = health.quiet_since(QUIET_FLOOR * self.settings.poll.min_interval) - health.last_push
         expected, loss = 0.0, health.loss
-        for watched in heap[::step]:
-            if watched.state != _WAITING:
-                continue
-            if watched.last is None:
+        for watched in sample:
+            status = watched.status
+            if not status:
                 expected += step if now - watched.since > quiet else 0.0
                 continue
-            status = watched.last.status
             curve = self._moves.curve(status, now, partial(self._waiting_silences, status, now))
             if curve is not None:
                 at_push = max(0.0, health.last_push - watched.since)
@@ -776,7 +778,7 @@ class _WatchJob(Job[WatchEvent]):
     def _gap_due(self, watched: _Watched, now: float) -> float:
         """When to poll a message the pushes cover (see `sentdm_async._gapfill`)."""
         poll = self.settings.poll
-        status = watched.last.status if watched.last is not None else ""
+        status = watched.status
         ceiling = poll.overdue_after * STATUS_FACTORS.get(status, 1.0)
         if poll.gap_fill == "fixed":
             return min(watched.checked + ceiling, watched.deadline)
@@ -799,13 +801,14 @@ class _WatchJob(Job[WatchEvent]):
 
     def _waiting_silences(self, status: str, now: float) -> list[tuple[float, float]]:
         """Silences of (a sample of) the messages waiting at ``status``, weighted."""
+        step, sample = self._waiting_sample()
+        return [(now - w.since, step) for w in sample if w.status == status]
+
+    def _waiting_sample(self) -> tuple[float, list[_Watched]]:
+        """An even sample of at most `_HEALTH_SAMPLE` waiting messages, and each one's weight."""
         heap = self._heap
         step = max(1, len(heap) // _HEALTH_SAMPLE)
-        return [
-            (now - w.since, float(step))
-            for w in heap[::step]
-            if w.state == _WAITING and (w.last.status if w.last else "") == status
-        ]
+        return float(step), [w for w in heap[::step] if w.state == _WAITING]
 
     def _expire(self, now: float) -> None:
         """Time out the messages whose deadline (plus grace) passed while they waited."""

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from ._engine import FanOut, Handle
-from ._gate import BULK_WEIGHT
-from ._ids import message_path
-from ._time import json_decoder
-from ._wire import Envelope
-from .errors import SentError
-from .models import ActivityFailure, ActivityLog, ActivityOk, ActivityResult
+from sentdm_async._engine import FanOut, Handle
+from sentdm_async._gate import BULK_WEIGHT
+from sentdm_async._ids import message_path
+from sentdm_async._time import json_decoder
+from sentdm_async._wire import Envelope
+from sentdm_async.errors import SentError
+from sentdm_async.models import ActivityFailure, ActivityLog, ActivityOk, ActivityResult
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 
-    from ._options import RequestOptions
-    from ._transport import Transport
+    from sentdm_async._options import RequestOptions
+    from sentdm_async._transport import Transport
 
 __all__ = ["ACTIVITIES", "ActivityStream", "activity_fetcher", "activity_stream"]
 

@@ -11,25 +11,15 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from ._budget import RateBudget, make_budget
-from ._checks import check_number
-from ._options import (
-    API_KEY_ENV,
-    BASE_URL_ENV,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_AFTER,
-    DEFAULT_TIMEOUT,
-    ClientOptions,
-)
-from ._resources_admin import MeResource, Numbers, Profiles, Users
-from ._resources_v3 import Contacts, Conversations, Messages, Templates
-from ._resources_voice import Calls, Channels
-from ._transport import Transport
-from ._webhooks_api import Webhooks
-from .errors import SentError
+from sentdm_async._budget import RateBudget, make_budget
+from sentdm_async._checks import check_number
+from sentdm_async._options import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER, DEFAULT_TIMEOUT, ClientOptions
+from sentdm_async._resources_admin import MeResource, Numbers, Profiles, Users
+from sentdm_async._resources_v3 import Contacts, Conversations, Messages, Templates
+from sentdm_async._resources_voice import Calls, Channels
+from sentdm_async._transport import Transport
+from sentdm_async._webhooks_api import Webhooks
+from sentdm_async.errors import SentError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Unpack
 
-from ._checks import check_positive_int
-from ._pages import pages
-from ._time import json_decoder
-from ._wire import Envelope
-from .models import Contact, ContactPage
+from sentdm_async._checks import check_positive_int
+from sentdm_async._pages import pages
+from sentdm_async._time import json_decoder
+from sentdm_async._wire import Envelope
+from sentdm_async.models import Contact, ContactPage
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
 
-    from ._options import RequestOptions
-    from ._transport import Transport
+    from sentdm_async._options import RequestOptions
+    from sentdm_async._transport import Transport
 
 __all__ = ["Contacts"]
 

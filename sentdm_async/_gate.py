@@ -24,11 +24,11 @@ import contextlib
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
-from ._budget import TokenBucket
-from .errors import SentError
+from sentdm_async._budget import TokenBucket
+from sentdm_async.errors import SentError
 
 if TYPE_CHECKING:
-    from ._budget import RateBudget
+    from sentdm_async._budget import RateBudget
 
 __all__ = ["BULK_WEIGHT", "CALLS_WEIGHT", "WATCH_WEIGHT", "FairGate", "Lane"]
 

@@ -11,7 +11,7 @@ import re
 from typing import Final
 from urllib.parse import quote
 
-from .errors import InvalidIdError
+from sentdm_async.errors import InvalidIdError
 
 __all__ = ["MAX_ID_LENGTH", "check_id", "message_path", "segment"]
 

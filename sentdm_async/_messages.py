@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import msgspec
 
-from ._bulk import ACTIVITIES, DEFAULT_BULK_CONCURRENCY, ActivityStream, activity_stream
-from ._checks import check_positive_int
-from ._ids import message_path
-from ._options import BaseRequestOptions, RequestOptions, check_request_options
-from ._time import json_decoder
-from ._watch import DEFAULT_WATCH_CONCURRENCY, PollPolicy, Watcher, WatchSettings, new_watcher
-from ._wire import Envelope
-from .errors import SentError
-from .models import TERMINAL_STATUSES, Activity, ActivityLog, Message, SendResult
+from sentdm_async._bulk import ACTIVITIES, DEFAULT_BULK_CONCURRENCY, ActivityStream, activity_stream
+from sentdm_async._checks import check_positive_int
+from sentdm_async._ids import message_path
+from sentdm_async._options import BaseRequestOptions, RequestOptions, check_request_options
+from sentdm_async._time import json_decoder
+from sentdm_async._watch import DEFAULT_WATCH_CONCURRENCY, PollPolicy, Watcher, WatchSettings, new_watcher
+from sentdm_async._wire import Envelope
+from sentdm_async.errors import SentError
+from sentdm_async.models import TERMINAL_STATUSES, Activity, ActivityLog, Message, SendResult
 
 if TYPE_CHECKING:
-    from ._transport import Transport
+    from sentdm_async._transport import Transport
 
 __all__ = ["Messages", "SendBody", "check_idempotency_key"]
 

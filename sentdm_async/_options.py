@@ -13,7 +13,7 @@ from typing import Final, TypedDict
 
 import msgspec
 
-from ._checks import check_number
+from sentdm_async._checks import check_number
 
 __all__ = [
     "API_KEY_ENV",

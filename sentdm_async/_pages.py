@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 
-from .errors import APIResponseValidationError
+from sentdm_async.errors import APIResponseValidationError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-    from .models import Pagination
+    from sentdm_async.models import Pagination
 
 __all__ = ["MAX_PAGES", "Paged", "pages"]
 

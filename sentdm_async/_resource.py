@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 import msgspec
 
-from ._checks import check_positive_int
-from ._ids import segment
-from ._messages import check_idempotency_key
-from ._time import json_decoder
-from ._wire import Envelope
+from sentdm_async._checks import check_positive_int
+from sentdm_async._ids import segment
+from sentdm_async._messages import check_idempotency_key
+from sentdm_async._time import json_decoder
+from sentdm_async._wire import Envelope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ._options import RequestOptions
-    from ._transport import Transport
+    from sentdm_async._options import RequestOptions
+    from sentdm_async._transport import Transport
 
 __all__ = ["Resource", "decoder", "page_params"]
 

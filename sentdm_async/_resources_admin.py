@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, Unpack
 
 import msgspec
 
-from ._resource import Resource, decoder
-from ._time import json_decoder
-from ._wire import Envelope
-from .models_v3 import Campaign, Me, NumberLookup, Profile, User
+from sentdm_async._resource import Resource, decoder
+from sentdm_async._time import json_decoder
+from sentdm_async._wire import Envelope
+from sentdm_async.models_v3 import Campaign, Me, NumberLookup, Profile, User
 
 if TYPE_CHECKING:
-    from ._options import RequestOptions
+    from sentdm_async._options import RequestOptions
 
 __all__ = ["Campaigns", "MeResource", "Numbers", "Profiles", "Users"]
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, Unpack
 
-from . import _contacts, _messages
-from ._ids import message_path
-from ._pages import pages
-from ._resource import Resource, decoder, page_params
-from .models import Contact, Message
-from .models_v3 import ContactMessageSummary, MessagePage, Template, TemplatePage
+from sentdm_async import _contacts, _messages
+from sentdm_async._ids import message_path
+from sentdm_async._pages import pages
+from sentdm_async._resource import Resource, decoder, page_params
+from sentdm_async.models import Contact, Message
+from sentdm_async.models_v3 import ContactMessageSummary, MessagePage, Template, TemplatePage
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
     from datetime import datetime
 
-    from ._options import RequestOptions
+    from sentdm_async._options import RequestOptions
 
 __all__ = ["Contacts", "Conversations", "Messages", "Templates"]
 

@@ -11,28 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, Unpack
 
-from ._pages import pages
-from ._resource import Resource, decoder, page_params
-from ._time import json_decoder
-from ._wire import Envelope
-from .models_v3 import (
-    Call,
-    CallPage,
-    CallParticipant,
-    CallRecordings,
-    VoiceCallbackTest,
-    VoiceNumber,
-    VoiceNumberCreated,
-    VoiceSecret,
-    VoiceToken,
-)
+from sentdm_async._pages import pages
+from sentdm_async._resource import Resource, decoder, page_params
+from sentdm_async._time import json_decoder
+from sentdm_async._wire import Envelope
+from sentdm_async.models_v3 import Call, CallPage, CallParticipant, CallRecordings, VoiceCallbackTest, VoiceNumber, VoiceNumberCreated, VoiceSecret, VoiceToken
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
     from datetime import datetime
 
-    from ._options import RequestOptions
-    from ._transport import Transport
+    from sentdm_async._options import RequestOptions
+    from sentdm_async._transport import Transport
 
 __all__ = ["Calls", "Channels", "Participants", "Voice"]
 

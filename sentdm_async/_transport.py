@@ -25,27 +25,20 @@ import anyio
 import msgspec
 from yarl import URL
 
-from . import _retry
-from ._gate import FairGate, Lane
-from ._options import check_request_options
-from ._wire import ErrorEnvelope, error_details
-from .errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    SentError,
-    status_error_class,
-)
+from sentdm_async import _retry
+from sentdm_async._gate import FairGate, Lane
+from sentdm_async._options import check_request_options
+from sentdm_async._wire import ErrorEnvelope, error_details
+from sentdm_async.errors import APIConnectionError, APIResponseValidationError, APIStatusError, APITimeoutError, SentError, status_error_class
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from multidict import CIMultiDictProxy
 
-    from ._budget import RateBudget
-    from ._options import BaseRequestOptions, ClientOptions, RequestOptions
-    from ._wire import Envelope
+    from sentdm_async._budget import RateBudget
+    from sentdm_async._options import BaseRequestOptions, ClientOptions, RequestOptions
+    from sentdm_async._wire import Envelope
 
 __all__ = ["Transport"]
 

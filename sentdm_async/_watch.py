@@ -45,43 +45,26 @@ import anyio
 import msgspec
 from anyio.lowlevel import checkpoint
 
-from . import errors
-from ._bulk import ACTIVITIES
-from ._checks import check_number, check_positive_int
-from ._engine import Handle, Job
-from ._gapfill import (
-    DEAD_EXPECTED,
-    LOSS_MEMORY,
-    PushHealth,
-    SilenceModel,
-    expected_endings,
-    next_poll,
-)
-from ._gate import WATCH_WEIGHT
-from ._ids import check_id, message_path
-from ._time import dec_hook
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    InternalServerError,
-    NotFoundError,
-    RateLimitError,
-    SentError,
-    WatchTimeoutError,
-)
-from .models import FAILURE_STATUSES, TERMINAL_STATUSES, Activity, ActivityLog, WatchEvent
-from .webhooks import MessageEvent
+from sentdm_async import errors
+from sentdm_async._bulk import ACTIVITIES
+from sentdm_async._checks import check_number, check_positive_int
+from sentdm_async._engine import Handle, Job
+from sentdm_async._gapfill import DEAD_EXPECTED, LOSS_MEMORY, PushHealth, SilenceModel, expected_endings, next_poll
+from sentdm_async._gate import WATCH_WEIGHT
+from sentdm_async._ids import check_id, message_path
+from sentdm_async._time import dec_hook
+from sentdm_async.errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError, InternalServerError, NotFoundError, RateLimitError, SentError, WatchTimeoutError
+from sentdm_async.models import FAILURE_STATUSES, TERMINAL_STATUSES, Activity, ActivityLog, WatchEvent
+from sentdm_async.webhooks import MessageEvent
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from anyio.abc import TaskGroup
 
-    from ._options import BaseRequestOptions
-    from ._transport import Transport
-    from .webhooks import WebhookEvent
+    from sentdm_async._options import BaseRequestOptions
+    from sentdm_async._transport import Transport
+    from sentdm_async.webhooks import WebhookEvent
 
 __all__ = ["PollPolicy", "WatchSettings", "Watcher", "new_watcher"]
 

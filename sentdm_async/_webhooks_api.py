@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import msgspec
 
-from ._checks import check_positive_int
-from ._pages import pages
-from ._redact import redacted_repr, redacted_rich_repr
-from ._resource import Resource, decoder, page_params
-from .models import Pagination
+from sentdm_async._checks import check_positive_int
+from sentdm_async._pages import pages
+from sentdm_async._redact import redacted_repr, redacted_rich_repr
+from sentdm_async._resource import Resource, decoder, page_params
+from sentdm_async.models import Pagination
 
 if TYPE_CHECKING:
     import builtins
     from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 
-    from ._options import RequestOptions
+    from sentdm_async._options import RequestOptions
 
 __all__ = [
     "EventType",

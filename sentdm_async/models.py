@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 import msgspec
 
-from ._time import AwareDatetime, dec_hook, json_decoder
-from .errors import SentError
+from sentdm_async._time import AwareDatetime, dec_hook, json_decoder
+from sentdm_async.errors import SentError
 
 __all__ = [
     "FAILURE_STATUSES",

@@ -13,9 +13,9 @@ from typing import Any, Final
 
 import msgspec
 
-from ._redact import redacted_repr, redacted_rich_repr
-from ._time import AwareDatetime
-from .models import Message, Pagination
+from sentdm_async._redact import redacted_repr, redacted_rich_repr
+from sentdm_async._time import AwareDatetime
+from sentdm_async.models import Message, Pagination
 
 __all__ = [
     "Call",

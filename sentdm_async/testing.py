@@ -18,9 +18,9 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ._client import AsyncSent
-from ._retry import no_retry_waits
-from .simulator import Simulator
+from sentdm_async._client import AsyncSent
+from sentdm_async._retry import no_retry_waits
+from sentdm_async.simulator import Simulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -61,9 +61,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
 import anyio
 import msgspec
 
-from .errors import JobNotFoundError
-from .jobs import line_id, result_line
-from .redis import account_tag
+from sentdm_async.errors import JobNotFoundError
+from sentdm_async.jobs import line_id, result_line
+from sentdm_async.redis import account_tag
 
 try:
     from redis.asyncio import Redis
@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 
     from taskiq import AsyncTaskiqDecoratedTask
 
-    from ._client import AsyncSent
+    from sentdm_async._client import AsyncSent
 
 __all__ = [
     "ChunkBroker",
@@ -347,8 +347,8 @@ def register(
         if "client" not in state:
             import redis.asyncio as aioredis
 
-            from ._client import AsyncSent
-            from .redis import RedisRateBudget
+            from sentdm_async._client import AsyncSent
+            from sentdm_async.redis import RedisRateBudget
 
             connection = aioredis.from_url(redis_url)
             budget = RedisRateBudget(

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from ..errors import APIStatusError, InvalidIdError
-from ._args import UsageError, add_client_options
-from ._output import JsonLines, Ui, error_info
+from sentdm_async.errors import APIStatusError, InvalidIdError
+from sentdm_async.cli._args import UsageError, add_client_options
+from sentdm_async.cli._output import JsonLines, Ui, error_info
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
-    from .._client import AsyncSent
+    from sentdm_async._client import AsyncSent
 
 __all__ = ["API_COMMANDS", "add_api_parsers", "register", "run_api"]
 

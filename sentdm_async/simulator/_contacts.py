@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._model import format_international, format_ts, new_uuid
+from sentdm_async.simulator._model import format_international, format_ts, new_uuid
 
 if TYPE_CHECKING:
     import random

@@ -14,27 +14,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._http import Reply, error_body, ok_body
-from ._model import Step, new_uuid, plan_lifecycle, seeded_rng
-from ._rest import (
-    RefusedError,
-    Request,
-    enum_param,
-    json_body,
-    now,
-    pagination,
-    require,
-    uuid_param,
-)
-from ._validate import E164, IDEMPOTENCY_KEY, InvalidRequestError, parse_int
-from ._voice import VoiceRoutes
+from sentdm_async.simulator._http import Reply, error_body, ok_body
+from sentdm_async.simulator._model import Step, new_uuid, plan_lifecycle, seeded_rng
+from sentdm_async.simulator._rest import RefusedError, Request, enum_param, json_body, now, pagination, require, uuid_param
+from sentdm_async.simulator._validate import E164, IDEMPOTENCY_KEY, InvalidRequestError, parse_int
+from sentdm_async.simulator._voice import VoiceRoutes
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiohttp import web
 
-    from ._server import Simulator
+    from sentdm_async.simulator._server import Simulator
 
 __all__ = ["ResourceRoutes"]
 

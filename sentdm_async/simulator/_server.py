@@ -12,21 +12,14 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from aiohttp import web
 
-from ._contacts import CHANNELS, ContactBook
-from ._faults import Fault, FaultQueue, FaultRates, fault_reply, stream_oversize
-from ._http import MetaFactory, Reply, SimStats, TokenBucket, error_body, match_route, ok_body
-from ._model import (
-    Message,
-    OutcomeMix,
-    format_ts,
-    new_uuid,
-    plan_lifecycle,
-    seeded_rng,
-)
-from ._resources import ResourceRoutes
-from ._validate import IDEMPOTENCY_KEY, InvalidRequestError, SendRequest, parse_int, parse_send
-from ._webhooks import ENDPOINTS as WEBHOOK_ENDPOINTS
-from ._webhooks import WebhookHub
+from sentdm_async.simulator._contacts import CHANNELS, ContactBook
+from sentdm_async.simulator._faults import Fault, FaultQueue, FaultRates, fault_reply, stream_oversize
+from sentdm_async.simulator._http import MetaFactory, Reply, SimStats, TokenBucket, error_body, match_route, ok_body
+from sentdm_async.simulator._model import Message, OutcomeMix, format_ts, new_uuid, plan_lifecycle, seeded_rng
+from sentdm_async.simulator._resources import ResourceRoutes
+from sentdm_async.simulator._validate import IDEMPOTENCY_KEY, InvalidRequestError, SendRequest, parse_int, parse_send
+from sentdm_async.simulator._webhooks import ENDPOINTS as WEBHOOK_ENDPOINTS
+from sentdm_async.simulator._webhooks import WebhookHub
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

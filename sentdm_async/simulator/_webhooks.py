@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
-from ..webhooks import sign
-from ._http import Reply, error_body, ok_body
-from ._model import format_ts, new_uuid, seeded_rng
+from sentdm_async.webhooks import sign
+from sentdm_async.simulator._http import Reply, error_body, ok_body
+from sentdm_async.simulator._model import format_ts, new_uuid, seeded_rng
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from ._model import Message
-    from ._server import Simulator
+    from sentdm_async.simulator._model import Message
+    from sentdm_async.simulator._server import Simulator
 
 __all__ = ["AUTO_DISABLE_AFTER", "EVENT_TYPES", "WebhookFaults", "WebhookHub"]
 

@@ -29,16 +29,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 import anyio
 import msgspec
 
-from ._events import WebhookEvent, WebhookPayloadError, parse
-from ._verify import (
-    DEFAULT_TOLERANCE,
-    EVENT_ID_HEADER,
-    MAX_ID,
-    WebhookError,
-    WebhookVerificationError,
-    lower_headers,
-    verified_id,
-)
+from sentdm_async.webhooks._events import WebhookEvent, WebhookPayloadError, parse
+from sentdm_async.webhooks._verify import DEFAULT_TOLERANCE, EVENT_ID_HEADER, MAX_ID, WebhookError, WebhookVerificationError, lower_headers, verified_id
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypeAlias
 
-from ..errors import SentError
+from sentdm_async.errors import SentError
 
 __all__ = [
     "DEFAULT_TOLERANCE",

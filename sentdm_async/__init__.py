@@ -2,17 +2,12 @@
 
 from importlib import metadata as _metadata
 
-from sentdm_async._budget import RateBudget as RateBudget
-from sentdm_async._budget import TokenBucket as TokenBucket
-from sentdm_async._bulk import ActivityStream as ActivityStream
+from sentdm_async._bulk.activities import ActivityStream as ActivityStream
 from sentdm_async._client import AsyncSent as AsyncSent
-from sentdm_async._watch import PollPolicy as PollPolicy
-from sentdm_async._watch import Watcher as Watcher
-from sentdm_async._webhooks_api import EventType as EventType
-from sentdm_async._webhooks_api import Webhook as Webhook
-from sentdm_async._webhooks_api import WebhookDelivery as WebhookDelivery
-from sentdm_async._webhooks_api import WebhookDeliveryPage as WebhookDeliveryPage
-from sentdm_async._webhooks_api import WebhookPage as WebhookPage
+from sentdm_async._ratelimit.budget import RateBudget as RateBudget
+from sentdm_async._ratelimit.budget import TokenBucket as TokenBucket
+from sentdm_async._watch.watcher import PollPolicy as PollPolicy
+from sentdm_async._watch.watcher import Watcher as Watcher
 from sentdm_async.errors import APIConnectionError as APIConnectionError
 from sentdm_async.errors import APIError as APIError
 from sentdm_async.errors import APIResponseValidationError as APIResponseValidationError
@@ -31,49 +26,55 @@ from sentdm_async.errors import RateLimitError as RateLimitError
 from sentdm_async.errors import SentError as SentError
 from sentdm_async.errors import UnprocessableEntityError as UnprocessableEntityError
 from sentdm_async.errors import WatchTimeoutError as WatchTimeoutError
-from sentdm_async.models import FAILURE_STATUSES as FAILURE_STATUSES
-from sentdm_async.models import INBOUND_TERMINAL as INBOUND_TERMINAL
-from sentdm_async.models import SUCCESS_STATUSES as SUCCESS_STATUSES
-from sentdm_async.models import TERMINAL_STATUSES as TERMINAL_STATUSES
-from sentdm_async.models import Activity as Activity
-from sentdm_async.models import ActivityFailure as ActivityFailure
-from sentdm_async.models import ActivityLog as ActivityLog
-from sentdm_async.models import ActivityOk as ActivityOk
-from sentdm_async.models import ActivityResult as ActivityResult
-from sentdm_async.models import Button as Button
-from sentdm_async.models import Contact as Contact
-from sentdm_async.models import ContactPage as ContactPage
-from sentdm_async.models import HeaderMedia as HeaderMedia
-from sentdm_async.models import Media as Media
-from sentdm_async.models import Message as Message
-from sentdm_async.models import MessageBody as MessageBody
-from sentdm_async.models import Pagination as Pagination
-from sentdm_async.models import Recipient as Recipient
-from sentdm_async.models import SendResult as SendResult
-from sentdm_async.models import StatusEvent as StatusEvent
-from sentdm_async.models import WatchEvent as WatchEvent
-from sentdm_async.models_v3 import Call as Call
-from sentdm_async.models_v3 import CallPage as CallPage
-from sentdm_async.models_v3 import CallParticipant as CallParticipant
-from sentdm_async.models_v3 import CallParty as CallParty
-from sentdm_async.models_v3 import CallRecording as CallRecording
-from sentdm_async.models_v3 import CallRecordings as CallRecordings
-from sentdm_async.models_v3 import CallTimelineEntry as CallTimelineEntry
-from sentdm_async.models_v3 import Campaign as Campaign
-from sentdm_async.models_v3 import ChannelScore as ChannelScore
-from sentdm_async.models_v3 import ContactMessageSummary as ContactMessageSummary
-from sentdm_async.models_v3 import Me as Me
-from sentdm_async.models_v3 import MessagePage as MessagePage
-from sentdm_async.models_v3 import NumberLookup as NumberLookup
-from sentdm_async.models_v3 import Profile as Profile
-from sentdm_async.models_v3 import Template as Template
-from sentdm_async.models_v3 import TemplatePage as TemplatePage
-from sentdm_async.models_v3 import User as User
-from sentdm_async.models_v3 import VoiceCallbackTest as VoiceCallbackTest
-from sentdm_async.models_v3 import VoiceNumber as VoiceNumber
-from sentdm_async.models_v3 import VoiceNumberCreated as VoiceNumberCreated
-from sentdm_async.models_v3 import VoiceSecret as VoiceSecret
-from sentdm_async.models_v3 import VoiceToken as VoiceToken
+from sentdm_async.resources._base import AsyncPager as AsyncPager
+from sentdm_async.types.channels import VoiceCallbackTest as VoiceCallbackTest
+from sentdm_async.types.channels import VoiceNumber as VoiceNumber
+from sentdm_async.types.channels import VoiceNumberCreated as VoiceNumberCreated
+from sentdm_async.types.channels import VoiceSecret as VoiceSecret
+from sentdm_async.types.contacts import ChannelScore as ChannelScore
+from sentdm_async.types.contacts import Contact as Contact
+from sentdm_async.types.contacts import ContactMessageSummary as ContactMessageSummary
+from sentdm_async.types.contacts import ContactPage as ContactPage
+from sentdm_async.types.me import Me as Me
+from sentdm_async.types.messages import FAILURE_STATUSES as FAILURE_STATUSES
+from sentdm_async.types.messages import INBOUND_TERMINAL as INBOUND_TERMINAL
+from sentdm_async.types.messages import SUCCESS_STATUSES as SUCCESS_STATUSES
+from sentdm_async.types.messages import TERMINAL_STATUSES as TERMINAL_STATUSES
+from sentdm_async.types.messages import Activity as Activity
+from sentdm_async.types.messages import ActivityFailure as ActivityFailure
+from sentdm_async.types.messages import ActivityLog as ActivityLog
+from sentdm_async.types.messages import ActivityOk as ActivityOk
+from sentdm_async.types.messages import ActivityResult as ActivityResult
+from sentdm_async.types.messages import Button as Button
+from sentdm_async.types.messages import HeaderMedia as HeaderMedia
+from sentdm_async.types.messages import Media as Media
+from sentdm_async.types.messages import Message as Message
+from sentdm_async.types.messages import MessageBody as MessageBody
+from sentdm_async.types.messages import MessagePage as MessagePage
+from sentdm_async.types.messages import Recipient as Recipient
+from sentdm_async.types.messages import SendResult as SendResult
+from sentdm_async.types.messages import StatusEvent as StatusEvent
+from sentdm_async.types.messages import WatchEvent as WatchEvent
+from sentdm_async.types.numbers import NumberLookup as NumberLookup
+from sentdm_async.types.profiles import Campaign as Campaign
+from sentdm_async.types.profiles import Profile as Profile
+from sentdm_async.types.shared import Pagination as Pagination
+from sentdm_async.types.templates import Template as Template
+from sentdm_async.types.templates import TemplatePage as TemplatePage
+from sentdm_async.types.users import User as User
+from sentdm_async.types.voice import Call as Call
+from sentdm_async.types.voice import CallPage as CallPage
+from sentdm_async.types.voice import CallParticipant as CallParticipant
+from sentdm_async.types.voice import CallParty as CallParty
+from sentdm_async.types.voice import CallRecording as CallRecording
+from sentdm_async.types.voice import CallRecordings as CallRecordings
+from sentdm_async.types.voice import CallTimelineEntry as CallTimelineEntry
+from sentdm_async.types.voice import VoiceToken as VoiceToken
+from sentdm_async.types.webhooks import EventType as EventType
+from sentdm_async.types.webhooks import Webhook as Webhook
+from sentdm_async.types.webhooks import WebhookDelivery as WebhookDelivery
+from sentdm_async.types.webhooks import WebhookDeliveryPage as WebhookDeliveryPage
+from sentdm_async.types.webhooks import WebhookPage as WebhookPage
 
 try:
     __version__ = _metadata.version("sentdm-async")
@@ -96,6 +97,7 @@ __all__ = [
     "ActivityOk",
     "ActivityResult",
     "ActivityStream",
+    "AsyncPager",
     "AsyncSent",
     "AuthenticationError",
     "BadRequestError",

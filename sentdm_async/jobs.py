@@ -32,13 +32,20 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from sentdm_async.errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError, JobMismatchError, SentError
+from sentdm_async.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    JobMismatchError,
+    SentError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Iterator
 
     from sentdm_async._client import AsyncSent
-    from sentdm_async.models import ActivityResult
+    from sentdm_async.types.messages import ActivityResult
 
 __all__ = [
     "JobMismatchError",

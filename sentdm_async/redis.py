@@ -4,7 +4,6 @@
 the same API key shares (install the ``redis`` extra: redis-py's asyncio client)::
 
     from sentdm_async import AsyncSent
-    from sentdm_async.redis import RedisRateBudget
 
     budget = RedisRateBudget("redis://redis:6379/0", api_key)
     async with AsyncSent(api_key=api_key, rate_limit=budget) as client:
@@ -53,7 +52,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 import anyio
 import msgspec
 
-from sentdm_async._budget import AUTO_HEADROOM, DEFAULT_RATE_PER_MINUTE, TokenBucket
+from sentdm_async._ratelimit.budget import AUTO_HEADROOM, DEFAULT_RATE_PER_MINUTE, TokenBucket
 from sentdm_async.errors import SentError
 from sentdm_async.webhooks import TargetUnavailableError, WebhookError, parse
 
@@ -62,7 +61,7 @@ if TYPE_CHECKING:
 
     from redis.asyncio import Redis
 
-    from sentdm_async._watch import Watcher
+    from sentdm_async._watch.watcher import Watcher
     from sentdm_async.webhooks import WebhookEvent
 
 __all__ = ["RedisRateBudget", "WebhookRelay"]

@@ -10,13 +10,11 @@ Results go to Redis, keyed by message id (a redone chunk overwrites its own answ
 chunks done in a set, so `progress` can report and `results` read them from anywhere::
 
     # tasks.py, imported by the workers (``taskiq worker tasks:broker``) and by the producer
-    from sentdm_async.workers import make_broker, register
 
     broker = make_broker(REDIS_URL)
     fetch_chunk = register(broker, api_key=API_KEY, redis_url=REDIS_URL)
 
     # the producer
-    from sentdm_async.workers import enqueue, results, wait
 
     await broker.startup()
     await enqueue(fetch_chunk, REDIS_URL, API_KEY, "job-1", ids, chunk_size=100)

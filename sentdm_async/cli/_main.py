@@ -20,10 +20,27 @@ from typing import TYPE_CHECKING, Final
 
 from sentdm_async import __version__
 from sentdm_async._client import API_KEY_ENV, BASE_URL_ENV, AsyncSent
-from sentdm_async.errors import APIError, AuthenticationError, SentError
-from sentdm_async.cli import activities, api, contacts, demo, send, simulate, status, watch, webhooks
-from sentdm_async.cli._args import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, add_client_options
+from sentdm_async.cli import (
+    activities,
+    api,
+    contacts,
+    demo,
+    send,
+    simulate,
+    status,
+    watch,
+    webhooks,
+)
+from sentdm_async.cli._args import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_client_options,
+)
 from sentdm_async.cli._output import Ui
+from sentdm_async.errors import APIError, AuthenticationError, SentError
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -18,7 +18,7 @@ import anyio
 from aiohttp import web
 
 from sentdm_async._client import AsyncSent
-from sentdm_async._watch import PollPolicy, Watcher
+from sentdm_async._watch.watcher import PollPolicy, Watcher
 from sentdm_async.simulator._model import OutcomeMix
 from sentdm_async.webhooks import aiohttp_handler
 

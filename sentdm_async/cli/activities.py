@@ -6,11 +6,11 @@ import argparse
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from sentdm_async.errors import AuthenticationError
-from sentdm_async.jobs import result_line
 from sentdm_async.cli._args import add_client_options, add_ids, positive_int
 from sentdm_async.cli._ids import ResumeFile, open_ids
 from sentdm_async.cli._output import BulkProgress, JsonLines, error_key, summary_line
+from sentdm_async.errors import AuthenticationError
+from sentdm_async.jobs import result_line
 
 if TYPE_CHECKING:
     import argparse

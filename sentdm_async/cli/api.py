@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from sentdm_async.errors import APIStatusError, InvalidIdError
 from sentdm_async.cli._args import UsageError, add_client_options
 from sentdm_async.cli._output import JsonLines, Ui, error_info
+from sentdm_async.errors import APIStatusError, InvalidIdError
 
 if TYPE_CHECKING:
     import argparse
@@ -93,7 +93,7 @@ async def _templates(client: AsyncSent, args: argparse.Namespace, ui: Ui) -> int
             if args.limit is not None and count >= args.limit:
                 break
     finally:
-        await templates.aclose()  # type: ignore[attr-defined]
+        await templates.aclose()
     ui.line(f"{count} templates")
     return EXIT_OK
 

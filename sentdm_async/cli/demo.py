@@ -19,19 +19,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from sentdm_async._client import AsyncSent
-from sentdm_async._watch import PollPolicy
-from sentdm_async.errors import WatchTimeoutError
-from sentdm_async.models import SUCCESS_STATUSES
+from sentdm_async._watch.watcher import PollPolicy
 from sentdm_async.cli._args import positive_float, positive_int
 from sentdm_async.cli._output import JsonLines, format_duration
 from sentdm_async.cli.watch import TIMED_OUT, LiveBoard, WatchBoard
+from sentdm_async.errors import WatchTimeoutError
+from sentdm_async.types.messages import SUCCESS_STATUSES
 
 if TYPE_CHECKING:
     import argparse
     from datetime import datetime
 
-    from sentdm_async.models import WatchEvent
     from sentdm_async.cli._output import Ui
+    from sentdm_async.types.messages import WatchEvent
 
 __all__ = ["DemoStats", "latency_buckets", "run_demo"]
 

@@ -16,7 +16,16 @@ import msgspec
 
 from sentdm_async.simulator._http import Reply, error_body, ok_body
 from sentdm_async.simulator._model import Step, new_uuid, plan_lifecycle, seeded_rng
-from sentdm_async.simulator._rest import RefusedError, Request, enum_param, json_body, now, pagination, require, uuid_param
+from sentdm_async.simulator._rest import (
+    RefusedError,
+    Request,
+    enum_param,
+    json_body,
+    now,
+    pagination,
+    require,
+    uuid_param,
+)
 from sentdm_async.simulator._validate import E164, IDEMPOTENCY_KEY, InvalidRequestError, parse_int
 from sentdm_async.simulator._voice import VoiceRoutes
 

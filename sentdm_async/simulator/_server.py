@@ -13,11 +13,38 @@ import msgspec
 from aiohttp import web
 
 from sentdm_async.simulator._contacts import CHANNELS, ContactBook
-from sentdm_async.simulator._faults import Fault, FaultQueue, FaultRates, fault_reply, stream_oversize
-from sentdm_async.simulator._http import MetaFactory, Reply, SimStats, TokenBucket, error_body, match_route, ok_body
-from sentdm_async.simulator._model import Message, OutcomeMix, format_ts, new_uuid, plan_lifecycle, seeded_rng
+from sentdm_async.simulator._faults import (
+    Fault,
+    FaultQueue,
+    FaultRates,
+    fault_reply,
+    stream_oversize,
+)
+from sentdm_async.simulator._http import (
+    MetaFactory,
+    Reply,
+    SimStats,
+    TokenBucket,
+    error_body,
+    match_route,
+    ok_body,
+)
+from sentdm_async.simulator._model import (
+    Message,
+    OutcomeMix,
+    format_ts,
+    new_uuid,
+    plan_lifecycle,
+    seeded_rng,
+)
 from sentdm_async.simulator._resources import ResourceRoutes
-from sentdm_async.simulator._validate import IDEMPOTENCY_KEY, InvalidRequestError, SendRequest, parse_int, parse_send
+from sentdm_async.simulator._validate import (
+    IDEMPOTENCY_KEY,
+    InvalidRequestError,
+    SendRequest,
+    parse_int,
+    parse_send,
+)
 from sentdm_async.simulator._webhooks import ENDPOINTS as WEBHOOK_ENDPOINTS
 from sentdm_async.simulator._webhooks import WebhookHub
 

@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from sentdm_async.simulator._model import format_ts, new_uuid
-from sentdm_async.simulator._rest import RefusedError, Request, enum_param, now, pagination, require, uuid_param
+from sentdm_async.simulator._rest import (
+    RefusedError,
+    Request,
+    enum_param,
+    now,
+    pagination,
+    require,
+    uuid_param,
+)
 from sentdm_async.simulator._validate import E164, InvalidRequestError, parse_int
 
 if TYPE_CHECKING:

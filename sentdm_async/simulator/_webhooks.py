@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
-from sentdm_async.webhooks import sign
 from sentdm_async.simulator._http import Reply, error_body, ok_body
 from sentdm_async.simulator._model import format_ts, new_uuid, seeded_rng
+from sentdm_async.webhooks import sign
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -14,8 +14,8 @@ from typing import Any, Final, TypeAlias, cast
 
 import msgspec
 
-from sentdm_async._time import UtcDatetime, json_decoder
-from sentdm_async.models import Activity
+from sentdm_async.types._decode import UtcDatetime, json_decoder
+from sentdm_async.types.messages import Activity
 from sentdm_async.webhooks._verify import WebhookError
 
 __all__ = [

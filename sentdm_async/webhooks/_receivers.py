@@ -30,7 +30,15 @@ import anyio
 import msgspec
 
 from sentdm_async.webhooks._events import WebhookEvent, WebhookPayloadError, parse
-from sentdm_async.webhooks._verify import DEFAULT_TOLERANCE, EVENT_ID_HEADER, MAX_ID, WebhookError, WebhookVerificationError, lower_headers, verified_id
+from sentdm_async.webhooks._verify import (
+    DEFAULT_TOLERANCE,
+    EVENT_ID_HEADER,
+    MAX_ID,
+    WebhookError,
+    WebhookVerificationError,
+    lower_headers,
+    verified_id,
+)
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -50,9 +50,9 @@ _MUTATING: Final = frozenset({"POST", "PUT", "PATCH"})
 _ENCODER: Final = msgspec.json.Encoder()
 
 
-def decoder(kind: type[T]) -> msgspec.json.Decoder[Envelope[T]]:
-    """Return a decoder of an envelope whose ``data`` is a ``kind`` (build one per type, once)."""
-    return json_decoder(Envelope[kind])  # type: ignore[valid-type]
+def decoder(model: type[T]) -> msgspec.json.Decoder[Envelope[T]]:
+    """Return a decoder of an envelope whose ``data`` is a ``model`` (build one per type, once)."""
+    return json_decoder(Envelope[model])  # type: ignore[valid-type]
 
 
 def _jsonable(value: object) -> object:
@@ -127,7 +127,7 @@ class Resource:
         self,
         method: str,
         path: str,
-        kind: msgspec.json.Decoder[Envelope[T]] | None,
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
         options: RequestOptions,
         *,
         params: Mapping[str, str] | None = None,
@@ -139,7 +139,7 @@ class Resource:
         Args:
             method: HTTP method; POST/PUT/PATCH get an ``Idempotency-Key``.
             path: Path below the base URL, built with `_path`.
-            kind: Decoder of the expected envelope; ``None`` for an answer without a body.
+            decoder: Decoder of the expected envelope; ``None`` for an answer without a body.
             options: The caller's per-call `RequestOptions`.
             params: Query parameters.
             body: JSON fields (``None`` values left out); ``None`` sends no body.
@@ -152,7 +152,7 @@ class Resource:
             raise ValueError(f"{method} takes no idempotency_key")
         encoded = None if body is None else encode_body(body)
         return await self._transport.request(
-            method, path, kind, params=params, body=encoded, idempotency_key=key, options=options
+            method, path, decoder, params=params, body=encoded, idempotency_key=key, options=options
         )
 
 

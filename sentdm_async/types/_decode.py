@@ -72,6 +72,6 @@ def dec_hook(kind: type, value: Any) -> Any:
     raise TypeError(f"{kind!r} is not supported")
 
 
-def json_decoder(kind: type[T]) -> msgspec.json.Decoder[T]:
-    """The JSON decoder of ``kind`` with the timestamp rule (build once, reuse)."""
-    return msgspec.json.Decoder(kind, dec_hook=dec_hook)
+def json_decoder(model: type[T]) -> msgspec.json.Decoder[T]:
+    """The JSON decoder of ``model`` with the timestamp rule (build once, reuse)."""
+    return msgspec.json.Decoder(model, dec_hook=dec_hook)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final
 import redis.asyncio as aioredis
 
 from sentdm_async import AsyncSent, RateBudget
-from sentdm_async._budget import TokenBucket
+from sentdm_async._ratelimit.budget import TokenBucket
 from sentdm_async.redis import DEFAULT_FALLBACK_SHARE, RedisRateBudget
 from sentdm_async.simulator import Simulator
 

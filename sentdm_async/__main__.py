@@ -1,5 +1,5 @@
 """``python -m sentdm_async``: the ``sentdm-async`` command."""
 
-from .cli import main
+from sentdm_async.cli import main
 
 raise SystemExit(main())

@@ -1,19 +1,23 @@
-"""`AsyncSent`: configuration, lifecycle, and the resources hung off it."""
+"""`AsyncSent`: configuration, lifecycle, and the resources hung off it.
+
+The composition root: it builds the transport and the budget, hangs the resources off the client,
+and adds the bulk and watch entry points to ``client.messages``.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Unpack
 
 import aiohttp
 import msgspec
 from yarl import URL
 
-from ._budget import RateBudget, make_budget
-from ._checks import check_number
-from ._options import (
+from sentdm_async._bulk.activities import DEFAULT_BULK_CONCURRENCY, ActivityStream, activity_stream
+from sentdm_async._core.checks import check_number, check_positive_int
+from sentdm_async._http.options import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
@@ -22,17 +26,37 @@ from ._options import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER,
     DEFAULT_TIMEOUT,
+    BaseRequestOptions,
     ClientOptions,
+    RequestOptions,
+    check_request_options,
 )
-from ._resources_admin import MeResource, Numbers, Profiles, Users
-from ._resources_v3 import Contacts, Conversations, Messages, Templates
-from ._resources_voice import Calls, Channels
-from ._transport import Transport
-from ._webhooks_api import Webhooks
-from .errors import SentError
+from sentdm_async._http.transport import Transport
+from sentdm_async._ratelimit.budget import RateBudget, make_budget
+from sentdm_async._ratelimit.gate import FairGate
+from sentdm_async._watch.watcher import (
+    DEFAULT_WATCH_CONCURRENCY,
+    PollPolicy,
+    Watcher,
+    WatchSettings,
+    new_watcher,
+)
+from sentdm_async.errors import SentError
+from sentdm_async.resources import messages as message_endpoints
+from sentdm_async.resources.channels import Channels
+from sentdm_async.resources.contacts import Contacts
+from sentdm_async.resources.conversations import Conversations
+from sentdm_async.resources.me import MeResource
+from sentdm_async.resources.numbers import Numbers
+from sentdm_async.resources.profiles import Profiles
+from sentdm_async.resources.templates import Templates
+from sentdm_async.resources.users import Users
+from sentdm_async.resources.voice import Calls
+from sentdm_async.resources.webhooks import Webhooks
+from sentdm_async.types.messages import TERMINAL_STATUSES, Activity
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
     from types import TracebackType
 
 __all__ = [
@@ -76,6 +100,201 @@ def _check_base_url(base_url: object) -> str:
     if url.query_string or url.fragment:
         raise SentError(f"base_url must not carry a query or fragment, got {base_url!r}")
     return str(url).rstrip("/")
+
+
+class Messages(message_endpoints.Messages):
+    """``client.messages``: the message endpoints, plus bulk fetching and watchers.
+
+    The endpoints live in `sentdm_async.resources.messages`; the bulk and watch entry points
+    are added here, above the orchestration layer they start (the resources layer may not
+    import it).
+    """
+
+    def retrieve_activities_many(
+        self,
+        ids: Iterable[str] | AsyncIterable[str],
+        *,
+        concurrency: int = DEFAULT_BULK_CONCURRENCY,
+        ordered: bool = False,
+        **options: Unpack[RequestOptions],
+    ) -> ActivityStream:
+        """Fetch the activity logs of many messages, streaming, with bounded concurrency.
+
+        ``ids`` is read lazily (a generator of millions of ids is fine): at most about
+        ``2 x concurrency`` ids and answers are held at once. Every input id yields exactly one
+        `ActivityResult`, a repeated id once per occurrence. Anything that goes wrong with one
+        id or its response (an API or connection failure after the retries, a malformed id, a
+        body that cannot be read) lands in ``result.error`` and the job goes on; an exception
+        from the id source, a bug or cancellation propagates. Every request draws on the
+        client's budget, through the job's own fair share.
+
+        Args:
+            ids: Message ids, an iterable or async iterable.
+            concurrency: Most requests in flight at once (default 32); workers start only as
+                ids arrive.
+            ordered: Yield in input order (holding back answers that finish early, within a
+                window of ``4 x concurrency`` ids) instead of as they complete.
+            **options: Per-call `RequestOptions` for every request (``timeout`` bounds each).
+
+        Returns:
+            An `ActivityStream`; use ``async with`` so leaving stops every request.
+
+        Raises:
+            TypeError: ``ids`` is not iterable (a single string is refused too).
+            ValueError: ``concurrency`` below 1.
+        """
+        check_request_options(options)
+        return activity_stream(
+            self._transport,
+            ids,
+            concurrency=check_positive_int("concurrency", concurrency),
+            ordered=bool(ordered),
+            options=options or None,
+        )
+
+    def watcher(
+        self,
+        *,
+        until: Iterable[str] = TERMINAL_STATUSES,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        concurrency: int = DEFAULT_WATCH_CONCURRENCY,
+        expect_pushes: bool = False,
+        **options: Unpack[BaseRequestOptions],
+    ) -> Watcher:
+        """Create a `Watcher` to which ids can be added at any time (web apps, workers).
+
+        Use it as ``async with client.messages.watcher() as w:``, call ``w.add(message_id)``
+        whenever you have an id (with ``until=``/``timeout=`` of its own if it needs them) and
+        ``w.finish()`` once you have no more, and read `WatchEvent` objects with
+        ``async for event in w``.
+
+        Args:
+            until: Statuses that end a message's watch (a failure status always does).
+            timeout: Seconds each message may be watched from when it is added; ``None`` means
+                no limit. A message that runs out ends with a `WatchTimeoutError` event.
+            poll: The polling cadence (default `PollPolicy()`).
+            concurrency: Most polls in flight at once (the budget is usually the tighter bound).
+            expect_pushes: A webhook receiver will push into this watcher (`Watcher.push`):
+                messages wait for pushes from the start instead of being polled until the first
+                one arrives. If none comes, the watcher polls as usual.
+            **options: Per-call `RequestOptions` for the polls (``timeout`` is per message
+                here; the polls are bounded by it).
+        """
+        settings = WatchSettings.build(
+            until=until,
+            timeout=timeout,
+            poll=poll,
+            concurrency=concurrency,
+            expect_pushes=expect_pushes,
+        )
+        check_request_options(options)
+        return new_watcher(self._transport, settings, options or None)
+
+    def watch_many(
+        self,
+        ids: Iterable[str] | AsyncIterable[str],
+        *,
+        until: Iterable[str] = TERMINAL_STATUSES,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        concurrency: int = DEFAULT_WATCH_CONCURRENCY,
+        expect_pushes: bool = False,
+        **options: Unpack[BaseRequestOptions],
+    ) -> Watcher:
+        """Watch many messages through one scheduler and the client's one request budget.
+
+        Yields `WatchEvent` objects: one per new activity of each message, in order
+        (``done=True`` on the one that ends its watch), or one with ``error`` set and
+        ``done=True`` when a message times out, fails permanently or is malformed. Every input
+        id ends with exactly one ``done=True`` event. ``ids`` may be an async iterable that
+        keeps producing while the watch runs; ``timeout`` counts for each message from when it
+        is read.
+
+        Args:
+            ids: Message ids, an iterable or async iterable.
+            until: Statuses that end a message's watch (a failure status always does).
+            timeout: Seconds per message; ``None`` means no limit.
+            poll: The polling cadence (default `PollPolicy()`).
+            concurrency: Most polls in flight at once.
+            expect_pushes: A webhook receiver will push into this watcher (see `watcher`).
+            **options: Per-call `RequestOptions` for the polls.
+
+        Returns:
+            A `Watcher`; use ``async with`` so leaving stops the polling.
+        """
+        settings = WatchSettings.build(
+            until=until,
+            timeout=timeout,
+            poll=poll,
+            concurrency=concurrency,
+            expect_pushes=expect_pushes,
+        )
+        check_request_options(options)
+        return new_watcher(self._transport, settings, options or None, ids)
+
+    async def watch(
+        self,
+        message_id: str,
+        *,
+        until: Iterable[str] = TERMINAL_STATUSES,
+        timeout: float | None = None,  # noqa: ASYNC109 - the contract's name; we enforce it
+        poll: PollPolicy | None = None,
+        **options: Unpack[BaseRequestOptions],
+    ) -> AsyncIterator[Activity]:
+        """Yield each new activity of a message, oldest first, until its watch ends.
+
+        The first poll comes promptly; later ones follow `PollPolicy` and the message's status.
+        Ends after the first activity whose status is in ``until`` (or is a failure); if the
+        log is already final at the first poll, yields what is there and ends. A 404 within
+        ``poll.not_found_grace`` of the start means "not visible yet". Transient failures are
+        retried; leaving the loop stops polling (use ``contextlib.aclosing`` to stop at once).
+
+        Args:
+            message_id: The message to watch.
+            until: Statuses that end the watch (default `TERMINAL_STATUSES`).
+            timeout: Seconds for the whole watch, a wall-clock bound; ``None`` means no limit.
+            poll: The polling cadence (default `PollPolicy()`).
+            **options: Per-call `RequestOptions` for the polls.
+
+        Raises:
+            WatchTimeoutError: ``timeout`` passed first (carries ``last_activity``).
+            NotFoundError: Still unknown after the grace period.
+            InvalidIdError: ``message_id`` is malformed (before any request).
+            SentError: A permanent failure (e.g. `AuthenticationError`).
+        """
+        settings = WatchSettings.build(until=until, timeout=timeout, poll=poll, concurrency=1)
+        check_request_options(options)
+        async with new_watcher(self._transport, settings, options or None) as watcher:
+            watcher.add(message_id)
+            watcher.finish()
+            async for event in watcher:
+                if event.error is not None:
+                    raise event.error
+                if event.activity is not None:
+                    yield event.activity
+
+    async def wait_until_terminal(
+        self,
+        message_id: str,
+        *,
+        until: Iterable[str] = TERMINAL_STATUSES,
+        timeout: float | None = None,  # noqa: ASYNC109 - as in watch()
+        poll: PollPolicy | None = None,
+        **options: Unpack[BaseRequestOptions],
+    ) -> Activity:
+        """Wait for a message to reach a status in ``until`` (or a failure) and return it.
+
+        Takes the same arguments as `watch` and raises the same errors.
+        """
+        last: Activity | None = None
+        async for activity in self.watch(
+            message_id, until=until, timeout=timeout, poll=poll, **options
+        ):
+            last = activity
+        if last is None:  # pragma: no cover - a watch always ends with an activity or raises
+            raise SentError(f"watch of {message_id!r} ended without an activity")
+        return last
 
 
 class AsyncSent:
@@ -164,7 +383,8 @@ class AsyncSent:
             default_headers=dict(default_headers or {}),
         )
         budget = make_budget(rate_limit)
-        self._attach(Transport(api_key=api_key, options=options, budget=budget, session=session))
+        gate = FairGate(budget) if budget is not None else None
+        self._attach(Transport(api_key=api_key, options=options, gate=gate, session=session))
 
     def _attach(self, transport: Transport) -> None:
         self._transport = transport

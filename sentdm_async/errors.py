@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .models import Activity
+    from sentdm_async.types.messages import Activity
 
 __all__ = [
     "APIConnectionError",

@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from .errors import (
+from sentdm_async.errors import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
@@ -44,8 +44,8 @@ from .errors import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Iterator
 
-    from ._client import AsyncSent
-    from .models import ActivityResult
+    from sentdm_async._client import AsyncSent
+    from sentdm_async.types.messages import ActivityResult
 
 __all__ = [
     "JobMismatchError",

@@ -4,7 +4,6 @@
 the same API key shares (install the ``redis`` extra: redis-py's asyncio client)::
 
     from sentdm_async import AsyncSent
-    from sentdm_async.redis import RedisRateBudget
 
     budget = RedisRateBudget("redis://redis:6379/0", api_key)
     async with AsyncSent(api_key=api_key, rate_limit=budget) as client:
@@ -53,17 +52,17 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 import anyio
 import msgspec
 
-from ._budget import AUTO_HEADROOM, DEFAULT_RATE_PER_MINUTE, TokenBucket
-from .errors import SentError
-from .webhooks import TargetUnavailableError, WebhookError, parse
+from sentdm_async._ratelimit.budget import AUTO_HEADROOM, DEFAULT_RATE_PER_MINUTE, TokenBucket
+from sentdm_async.errors import SentError
+from sentdm_async.webhooks import TargetUnavailableError, WebhookError, parse
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from redis.asyncio import Redis
 
-    from ._watch import Watcher
-    from .webhooks import WebhookEvent
+    from sentdm_async._watch.watcher import Watcher
+    from sentdm_async.webhooks import WebhookEvent
 
 __all__ = ["RedisRateBudget", "WebhookRelay"]
 

@@ -2,8 +2,6 @@
 
 Without pytest::
 
-    from sentdm_async.testing import simulated
-
     async with simulated(speed=120) as (sim, client):
         message_id = sim.create_message(outcome="failed")
         await my_code_that_watches(client, message_id)
@@ -18,9 +16,9 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any
 
-from ._client import AsyncSent
-from ._retry import no_retry_waits
-from .simulator import Simulator
+from sentdm_async._client import AsyncSent
+from sentdm_async._http.retry import no_retry_waits
+from sentdm_async.simulator import Simulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

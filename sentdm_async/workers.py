@@ -10,13 +10,11 @@ Results go to Redis, keyed by message id (a redone chunk overwrites its own answ
 chunks done in a set, so `progress` can report and `results` read them from anywhere::
 
     # tasks.py, imported by the workers (``taskiq worker tasks:broker``) and by the producer
-    from sentdm_async.workers import make_broker, register
 
     broker = make_broker(REDIS_URL)
     fetch_chunk = register(broker, api_key=API_KEY, redis_url=REDIS_URL)
 
     # the producer
-    from sentdm_async.workers import enqueue, results, wait
 
     await broker.startup()
     await enqueue(fetch_chunk, REDIS_URL, API_KEY, "job-1", ids, chunk_size=100)
@@ -61,9 +59,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
 import anyio
 import msgspec
 
-from .errors import JobNotFoundError
-from .jobs import line_id, result_line
-from .redis import account_tag
+from sentdm_async.errors import JobNotFoundError
+from sentdm_async.jobs import line_id, result_line
+from sentdm_async.redis import account_tag
 
 try:
     from redis.asyncio import Redis
@@ -80,7 +78,7 @@ if TYPE_CHECKING:
 
     from taskiq import AsyncTaskiqDecoratedTask
 
-    from ._client import AsyncSent
+    from sentdm_async._client import AsyncSent
 
 __all__ = [
     "ChunkBroker",
@@ -347,8 +345,8 @@ def register(
         if "client" not in state:
             import redis.asyncio as aioredis
 
-            from ._client import AsyncSent
-            from .redis import RedisRateBudget
+            from sentdm_async._client import AsyncSent
+            from sentdm_async.redis import RedisRateBudget
 
             connection = aioredis.from_url(redis_url)
             budget = RedisRateBudget(

@@ -7,8 +7,9 @@ import asyncio
 import anyio
 import pytest
 
-from sentdm_async import RateBudget, TokenBucket, _budget
-from sentdm_async._budget import make_budget
+from sentdm_async import RateBudget, TokenBucket
+from sentdm_async._ratelimit import budget as _budget
+from sentdm_async._ratelimit.budget import make_budget
 
 
 class FakeClock:

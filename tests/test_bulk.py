@@ -21,7 +21,7 @@ from sentdm_async import (
     NotFoundError,
     TokenBucket,
 )
-from sentdm_async._ids import message_path
+from sentdm_async._core.ids import message_path
 from sentdm_async.simulator import Simulator
 
 from .conftest import API_KEY, assert_no_new_requests, library_tasks, settled_requests

@@ -18,7 +18,7 @@ from sentdm_async import (
     WatchTimeoutError,
     webhooks,
 )
-from sentdm_async._watch import _Checkpoint, _SavedMessage
+from sentdm_async._watch.watcher import _Checkpoint, _SavedMessage
 
 from .conftest import API_KEY
 

@@ -24,8 +24,8 @@ from sentdm_async.cli._output import BulkProgress, Ticker, Ui, error_info, forma
 from sentdm_async.cli.demo import latency_buckets
 from sentdm_async.cli.watch import MAX_ROWS, WatchBoard
 from sentdm_async.errors import APIConnectionError, NotFoundError
-from sentdm_async.models import Activity, WatchEvent
 from sentdm_async.simulator import Simulator
+from sentdm_async.types.messages import Activity, WatchEvent
 
 from .conftest import API_KEY
 

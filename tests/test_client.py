@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from sentdm_async import AsyncSent, SentError, TokenBucket
-from sentdm_async._ids import check_id, message_path
+from sentdm_async._core.ids import check_id, message_path
 
 KEY = "sk_test_secret_value_123"
 

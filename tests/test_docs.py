@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sentdm_async import AsyncSent, PollPolicy
-from sentdm_async._bulk import DEFAULT_BULK_CONCURRENCY
-from sentdm_async._messages import Messages
-from sentdm_async._options import (
+from sentdm_async._bulk.activities import DEFAULT_BULK_CONCURRENCY
+from sentdm_async._client import Messages
+from sentdm_async._http.options import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -19,7 +19,7 @@ from sentdm_async._options import (
     DEFAULT_MAX_RETRY_AFTER,
     DEFAULT_TIMEOUT,
 )
-from sentdm_async._watch import DEFAULT_WATCH_CONCURRENCY
+from sentdm_async._watch.watcher import DEFAULT_WATCH_CONCURRENCY
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

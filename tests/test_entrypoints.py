@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import runpy
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,13 +43,26 @@ def test_all_is_sorted_and_complete() -> None:
         "cli",
         "errors",
         "jobs",
-        "models",
-        "models_v3",
         "redis",
+        "resources",
         "simulator",
         "testing",
+        "types",
         "webhooks",
         "workers",
     }
     assert public - modules <= set(names)
     assert sentdm_async.__version__
+
+
+def test_readme_lists_the_public_surface_once() -> None:
+    """The README's "Public names" section lists exactly ``sentdm_async.__all__``, each once."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Public names", 1)[1].split("\n## ", 1)[0]
+    listed = [
+        name
+        for item in re.findall(r"^- \*\*[^*]+:\*\* (.+?)(?=^- |\Z)", section, re.M | re.S)
+        for name in re.findall(r"`([A-Za-z_]+)`", item)
+    ]
+    assert len(listed) == len(set(listed))
+    assert sorted(listed) == sorted(sentdm_async.__all__)

@@ -1,6 +1,6 @@
 """Gap filling for push+poll watchers: the pure rule, and the watcher following the evidence.
 
-The pure functions of `sentdm_async._gapfill` are tested directly; the watcher is tested on
+The pure functions of `sentdm_async._watch.gapfill` are tested directly; the watcher is tested on
 the simulator over a real socket, pushes arriving as a webhook sender would hand them over.
 """
 
@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sentdm_async import AsyncSent, PollPolicy, Watcher, WatchEvent
-from sentdm_async._gapfill import (
+from sentdm_async._watch.gapfill import (
     MIN_EVENTS,
     MISS_THRESHOLD,
     PushHealth,

@@ -32,7 +32,7 @@ from sentdm_async import (
     SentError,
     WatchTimeoutError,
 )
-from sentdm_async._engine import SILENT_DROP_WINDOW
+from sentdm_async._bulk.engine import SILENT_DROP_WINDOW
 from sentdm_async.simulator import Simulator
 from sentdm_async.testing import no_retry_waits
 

@@ -28,8 +28,8 @@ from sentdm_async import (
     SendResult,
     SentError,
 )
-from sentdm_async._wire import Envelope
-from sentdm_async.models import dec_hook, json_decoder
+from sentdm_async._http.wire import Envelope
+from sentdm_async.types._decode import dec_hook, json_decoder
 
 SEED = Path(__file__).resolve().parents[1] / "tests" / "data" / "seed_activities.json"
 ACTIVITIES = json_decoder(Envelope[ActivityLog])

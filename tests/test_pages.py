@@ -9,8 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from sentdm_async import APIResponseValidationError, AsyncSent, Pagination
-from sentdm_async._pages import pages
+from sentdm_async import APIResponseValidationError, AsyncPager, AsyncSent, Pagination
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -76,18 +75,18 @@ async def paged(request: pytest.FixtureRequest) -> AsyncIterator[tuple[PagedServ
         yield server, client
 
 
-def _contacts(client: AsyncSent) -> AsyncIterator[Any]:
+def _contacts(client: AsyncSent) -> AsyncPager[Any, Any]:
     return client.contacts.list(page_size=PAGE_SIZE)
 
 
-def _webhooks(client: AsyncSent) -> AsyncIterator[Any]:
+def _webhooks(client: AsyncSent) -> AsyncPager[Any, Any]:
     return client.webhooks.list(page_size=PAGE_SIZE)
 
 
 @pytest.mark.parametrize("listing", [_contacts, _webhooks], ids=["contacts", "webhooks"])
 async def test_list_ends_on_a_repeated_page(
     paged: tuple[PagedServer, AsyncSent],
-    listing: Callable[[AsyncSent], AsyncIterator[Any]],
+    listing: Callable[[AsyncSent], AsyncPager[Any, Any]],
 ) -> None:
     """Every item once, then the list ends: at total_pages, or at the first repeated page."""
     server, client = paged
@@ -115,8 +114,31 @@ async def test_distinct_pages_forever_hit_the_bound() -> None:
         asked.append(page)
         return _Page(page)
 
-    items = pages(fetch, lambda p: p.items, max_pages=5)
+    items = aiter(AsyncPager(fetch, lambda p: p.items, max_pages=5))
     assert [await anext(items) for _ in range(5)] == [1, 2, 3, 4, 5]
     with pytest.raises(APIResponseValidationError, match="after 5 pages"):
         await anext(items)
     assert asked == [1, 2, 3, 4, 5]
+
+
+async def test_pager_pages_yields_page_models(paged: tuple[PagedServer, AsyncSent]) -> None:
+    """``pages()`` yields the page models, whose items are exactly what the pager yields."""
+    server, client = paged
+    pages = [page async for page in client.contacts.list(page_size=PAGE_SIZE).pages()]
+    ids = [contact.id for page in pages for contact in page.contacts]
+    if server.mode == "ignore":
+        assert ids == ["c0", "c1"]
+    else:
+        assert ids == [f"c{n}" for n in range(PAGES * PAGE_SIZE)]
+        assert len(pages) == PAGES
+
+
+async def test_pager_aclose_stops_fetching(paged: tuple[PagedServer, AsyncSent]) -> None:
+    """Closing a pager after its first item fetches no further page."""
+    server, client = paged
+    pager = client.contacts.list(page_size=PAGE_SIZE)
+    async with pager:
+        async for _ in pager:
+            break
+    await pager.aclose()
+    assert server.asked == [1]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import anyio
 
 from sentdm_async import Activity, AsyncSent, PollPolicy, WatchEvent
-from sentdm_async._watch import STATUS_RANK, Watcher
+from sentdm_async._watch.watcher import STATUS_RANK, Watcher
 from sentdm_async.simulator import Simulator
 
 from .conftest import API_KEY, RecordingSleep

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
-from sentdm_async import _retry
+from sentdm_async._http import retry as _retry
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,10 @@ from rich.pretty import pretty_repr
 
 import sentdm_async
 from sentdm_async import APIError, AsyncSent, SentError
-from sentdm_async._time import AwareDatetime, UtcDatetime
-from sentdm_async._webhooks_api import Webhook
-from sentdm_async.models import dec_hook
-from sentdm_async.models_v3 import VoiceNumberCreated, VoiceSecret, VoiceToken
+from sentdm_async.types._decode import AwareDatetime, UtcDatetime, dec_hook
+from sentdm_async.types.channels import VoiceNumberCreated, VoiceSecret
+from sentdm_async.types.voice import VoiceToken
+from sentdm_async.types.webhooks import Webhook
 
 from .conftest import API_KEY
 

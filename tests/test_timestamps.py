@@ -12,7 +12,7 @@ import pytest
 from sent_dm.types.message_retrieve_activities_response import MessageRetrieveActivitiesResponse
 
 from sentdm_async import ActivityLog, webhooks
-from sentdm_async.models import json_decoder
+from sentdm_async.types._decode import json_decoder
 
 LOG = json_decoder(ActivityLog)
 

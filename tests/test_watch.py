@@ -24,11 +24,11 @@ from sentdm_async import (
     SentError,
     WatchEvent,
     WatchTimeoutError,
-    _watch,
 )
-from sentdm_async._watch import STATUS_FACTORS, WatchSettings, _Watched, _WatchJob
-from sentdm_async.models import dec_hook
+from sentdm_async._watch import watcher as _watch
+from sentdm_async._watch.watcher import STATUS_FACTORS, WatchSettings, _Watched, _WatchJob
 from sentdm_async.simulator import OutcomeMix, Simulator
+from sentdm_async.types._decode import dec_hook
 
 from .conftest import API_KEY, assert_no_new_requests, settled_requests
 

@@ -62,6 +62,23 @@ async def test_management_validation(client: AsyncSent) -> None:
         await client.webhooks.retrieve("..")
 
 
+async def test_refused_update_changes_nothing(client: AsyncSent) -> None:
+    """An update the simulator refuses (400) leaves every field as it was, valid ones too."""
+    created = await client.webhooks.create(
+        endpoint_url="https://example.test/hooks", display_name="ops"
+    )
+    with pytest.raises(BadRequestError) as info:
+        await client.webhooks.update(created.id, display_name="ops-2", retry_count=9)
+    assert info.value.details is not None
+    assert list(info.value.details) == ["retry_count"]
+    after = await client.webhooks.retrieve(created.id)
+    assert (after.display_name, after.retry_count, after.updated_at) == (
+        "ops",
+        created.retry_count,
+        created.updated_at,
+    )
+
+
 async def test_management_request_shape(mock_http: aioresponses) -> None:
     """Mutating calls carry an Idempotency-Key; paths and methods as documented."""
     ok = {"success": True, "data": {"id": "w1", "endpoint_url": "https://x.test"}}

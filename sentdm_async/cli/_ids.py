@@ -22,8 +22,8 @@ from typing import IO, TYPE_CHECKING, Final
 
 import msgspec
 
-from .._time import json_decoder
-from ._args import UsageError
+from sentdm_async.cli._args import UsageError
+from sentdm_async.types._decode import json_decoder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Set

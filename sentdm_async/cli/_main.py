@@ -18,11 +18,20 @@ import os
 import sys
 from typing import TYPE_CHECKING, Final
 
-from .. import __version__
-from .._client import API_KEY_ENV, BASE_URL_ENV, AsyncSent
-from ..errors import APIError, AuthenticationError, SentError
-from . import activities, api, contacts, demo, send, simulate, status, watch, webhooks
-from ._args import (
+from sentdm_async import __version__
+from sentdm_async._client import API_KEY_ENV, BASE_URL_ENV, AsyncSent
+from sentdm_async.cli import (
+    activities,
+    api,
+    contacts,
+    demo,
+    send,
+    simulate,
+    status,
+    watch,
+    webhooks,
+)
+from sentdm_async.cli._args import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -30,7 +39,8 @@ from ._args import (
     UsageError,
     add_client_options,
 )
-from ._output import Ui
+from sentdm_async.cli._output import Ui
+from sentdm_async.errors import APIError, AuthenticationError, SentError
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -160,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(args, int):
         return args
     if args.command == "simulate":
-        from ..simulator import run_main
+        from sentdm_async.simulator import run_main
 
         try:
             return run_main(args.simulator_argv, prog=f"{PROG} simulate")

@@ -18,8 +18,8 @@ from typing import IO, TYPE_CHECKING, Final
 
 import msgspec
 
-from ..errors import APIError
-from ..jobs import error_info
+from sentdm_async.errors import APIError
+from sentdm_async.jobs import error_info
 
 if TYPE_CHECKING:
     from collections import Counter

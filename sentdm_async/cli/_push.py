@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Final, Literal
 import anyio
 from aiohttp import web
 
-from .._client import AsyncSent
-from .._watch import PollPolicy, Watcher
-from ..simulator._model import OutcomeMix
-from ..webhooks import aiohttp_handler
+from sentdm_async._client import AsyncSent
+from sentdm_async._watch.watcher import PollPolicy, Watcher
+from sentdm_async.simulator._model import OutcomeMix
+from sentdm_async.webhooks import aiohttp_handler
 
 if TYPE_CHECKING:
-    from ..webhooks import WebhookEvent
+    from sentdm_async.webhooks import WebhookEvent
 
 __all__ = ["PassResult", "watch_pass"]
 
@@ -87,7 +87,7 @@ async def watch_pass(
         expect_pushes: Tell the watcher pushes will come (no polls before the first one).
         gap_fill: The watcher's `PollPolicy.gap_fill`.
     """
-    from ..simulator import Simulator, WebhookFaults
+    from sentdm_async.simulator import Simulator, WebhookFaults
 
     result = PassResult(label or ("push+poll" if push else "polling only"), messages)
     sim = Simulator(

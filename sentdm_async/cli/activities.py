@@ -6,17 +6,17 @@ import argparse
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from ..errors import AuthenticationError
-from ..jobs import result_line
-from ._args import add_client_options, add_ids, positive_int
-from ._ids import ResumeFile, open_ids
-from ._output import BulkProgress, JsonLines, error_key, summary_line
+from sentdm_async.cli._args import add_client_options, add_ids, positive_int
+from sentdm_async.cli._ids import ResumeFile, open_ids
+from sentdm_async.cli._output import BulkProgress, JsonLines, error_key, summary_line
+from sentdm_async.errors import AuthenticationError
+from sentdm_async.jobs import result_line
 
 if TYPE_CHECKING:
     import argparse
 
-    from .._client import AsyncSent
-    from ._output import Ui
+    from sentdm_async._client import AsyncSent
+    from sentdm_async.cli._output import Ui
 
 __all__ = ["activity_line", "register", "run_activities"]
 

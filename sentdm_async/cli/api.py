@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from ..errors import APIStatusError, InvalidIdError
-from ._args import UsageError, add_client_options
-from ._output import JsonLines, Ui, error_info
+from sentdm_async.cli._args import UsageError, add_client_options
+from sentdm_async.cli._output import JsonLines, Ui, error_info
+from sentdm_async.errors import APIStatusError, InvalidIdError
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
-    from .._client import AsyncSent
+    from sentdm_async._client import AsyncSent
 
 __all__ = ["API_COMMANDS", "add_api_parsers", "register", "run_api"]
 
@@ -93,7 +93,7 @@ async def _templates(client: AsyncSent, args: argparse.Namespace, ui: Ui) -> int
             if args.limit is not None and count >= args.limit:
                 break
     finally:
-        await templates.aclose()  # type: ignore[attr-defined]
+        await templates.aclose()
     ui.line(f"{count} templates")
     return EXIT_OK
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._args import add_client_options, positive_int
-from ._output import JsonLines
+from sentdm_async.cli._args import add_client_options, positive_int
+from sentdm_async.cli._output import JsonLines
 
 if TYPE_CHECKING:
     import argparse
 
-    from .._client import AsyncSent
-    from ._output import Ui
+    from sentdm_async._client import AsyncSent
+    from sentdm_async.cli._output import Ui
 
 __all__ = ["register"]
 

@@ -18,20 +18,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from .._client import AsyncSent
-from .._watch import PollPolicy
-from ..errors import WatchTimeoutError
-from ..models import SUCCESS_STATUSES
-from ._args import positive_float, positive_int
-from ._output import JsonLines, format_duration
-from .watch import TIMED_OUT, LiveBoard, WatchBoard
+from sentdm_async._client import AsyncSent
+from sentdm_async._watch.watcher import PollPolicy
+from sentdm_async.cli._args import positive_float, positive_int
+from sentdm_async.cli._output import JsonLines, format_duration
+from sentdm_async.cli.watch import TIMED_OUT, LiveBoard, WatchBoard
+from sentdm_async.errors import WatchTimeoutError
+from sentdm_async.types.messages import SUCCESS_STATUSES
 
 if TYPE_CHECKING:
     import argparse
     from datetime import datetime
 
-    from ..models import WatchEvent
-    from ._output import Ui
+    from sentdm_async.cli._output import Ui
+    from sentdm_async.types.messages import WatchEvent
 
 __all__ = ["DemoStats", "latency_buckets", "run_demo"]
 
@@ -168,7 +168,7 @@ async def _send_all(client: AsyncSent, messages: int, rng: random.Random) -> lis
 
 async def run_push_demo(args: argparse.Namespace, ui: Ui) -> int:
     """Watch the same batch by polling alone, then with webhooks pushed in; compare the two."""
-    from ._push import watch_pass
+    from sentdm_async.cli._push import watch_pass
 
     passes = []
     for push in (False, True):
@@ -204,7 +204,7 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """Run the demo; prints the report on stderr and one JSON summary line on stdout."""
     if args.push:
         return await run_push_demo(args, ui)
-    from ..simulator import Simulator  # the simulator is not needed by any other command
+    from sentdm_async.simulator import Simulator  # the simulator is not needed by any other command
 
     speed: float = args.speed
     rng = random.Random(args.seed)  # noqa: S311 - phone numbers for a simulation

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._args import UsageError, add_client_options, key_value
-from ._output import JsonLines
+from sentdm_async.cli._args import UsageError, add_client_options, key_value
+from sentdm_async.cli._output import JsonLines
 
 if TYPE_CHECKING:
     import argparse
 
-    from .._client import AsyncSent
-    from ._output import Ui
+    from sentdm_async._client import AsyncSent
+    from sentdm_async.cli._output import Ui
 
 __all__ = ["register"]
 

@@ -7,18 +7,18 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from .._engine import Handle, fan_out
-from ..errors import AuthenticationError, SentError
-from ._args import add_client_options, add_ids, positive_int
-from ._ids import open_ids
-from ._output import JsonLines, error_info, error_key, summary_line
+from sentdm_async._bulk.engine import Handle, fan_out
+from sentdm_async.cli._args import add_client_options, add_ids, positive_int
+from sentdm_async.cli._ids import open_ids
+from sentdm_async.cli._output import JsonLines, error_info, error_key, summary_line
+from sentdm_async.errors import AuthenticationError, SentError
 
 if TYPE_CHECKING:
     import argparse
 
-    from .._client import AsyncSent
-    from ..models import Message
-    from ._output import Ui
+    from sentdm_async._client import AsyncSent
+    from sentdm_async.cli._output import Ui
+    from sentdm_async.types.messages import Message
 
 __all__ = ["register", "run_status"]
 

@@ -9,11 +9,17 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import AuthenticationError, WatchTimeoutError
-from ..models import FAILURE_STATUSES, SUCCESS_STATUSES, TERMINAL_STATUSES
-from ._args import UsageError, add_client_options, add_ids, positive_float, positive_int
-from ._ids import open_ids
-from ._output import JsonLines, Ticker, error_info, error_key, summary_line
+from sentdm_async.cli._args import (
+    UsageError,
+    add_client_options,
+    add_ids,
+    positive_float,
+    positive_int,
+)
+from sentdm_async.cli._ids import open_ids
+from sentdm_async.cli._output import JsonLines, Ticker, error_info, error_key, summary_line
+from sentdm_async.errors import AuthenticationError, WatchTimeoutError
+from sentdm_async.types.messages import FAILURE_STATUSES, SUCCESS_STATUSES, TERMINAL_STATUSES
 
 if TYPE_CHECKING:
     import argparse
@@ -24,9 +30,9 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
     from rich.live import Live
 
-    from .._client import AsyncSent
-    from ..models import WatchEvent
-    from ._output import Ui
+    from sentdm_async._client import AsyncSent
+    from sentdm_async.cli._output import Ui
+    from sentdm_async.types.messages import WatchEvent
 
 __all__ = ["KNOWN_STATUSES", "LiveBoard", "WatchBoard", "event_line", "parse_until", "run_watch"]
 

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from ..webhooks import aiohttp_handler
-from ._args import UsageError, positive_int
-from ._output import JsonLines
+from sentdm_async.cli._args import UsageError, positive_int
+from sentdm_async.cli._output import JsonLines
+from sentdm_async.webhooks import aiohttp_handler
 
 if TYPE_CHECKING:
     import argparse
 
-    from ..webhooks import WebhookEvent
-    from ._output import Ui
+    from sentdm_async.cli._output import Ui
+    from sentdm_async.webhooks import WebhookEvent
 
 __all__ = ["SECRET_ENV", "register", "run_listen"]
 

@@ -7,14 +7,14 @@ simulate``). ``sim.webhooks.faults = WebhookFaults(drop=0.1)`` loses, repeats, r
 or mis-signs webhook deliveries.
 """
 
-from ._cli import run_main as run_main
-from ._cli import serve as serve
-from ._faults import FAULT_KINDS as FAULT_KINDS
-from ._http import SimStats as SimStats
-from ._model import OUTCOMES as OUTCOMES
-from ._model import OutcomeMix as OutcomeMix
-from ._server import Simulator as Simulator
-from ._webhooks import WebhookFaults as WebhookFaults
+from sentdm_async.simulator._cli import run_main as run_main
+from sentdm_async.simulator._cli import serve as serve
+from sentdm_async.simulator._faults import FAULT_KINDS as FAULT_KINDS
+from sentdm_async.simulator._http import SimStats as SimStats
+from sentdm_async.simulator._model import OUTCOMES as OUTCOMES
+from sentdm_async.simulator._model import OutcomeMix as OutcomeMix
+from sentdm_async.simulator._server import Simulator as Simulator
+from sentdm_async.simulator._webhooks import WebhookFaults as WebhookFaults
 
 __all__ = [
     "FAULT_KINDS",

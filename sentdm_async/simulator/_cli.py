@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Final
 
-from ._server import Simulator
-from ._webhooks import WebhookFaults
+from sentdm_async.simulator._server import Simulator
+from sentdm_async.simulator._webhooks import WebhookFaults
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._model import format_international, format_ts, new_uuid
+from sentdm_async.simulator._model import format_international, format_ts, new_uuid
 
 if TYPE_CHECKING:
     import random
@@ -128,17 +128,7 @@ class ContactBook:
             channel: ``"sms"`` or ``"whatsapp"`` (must be available); "" = no filter.
             phone: a phone number in any punctuation; matches the E.164 digits; "" = no filter.
         """
-        entries = self._entries
-        if search:
-            needle = search.lower()
-            entries = [e for e in entries if needle in e.id or needle in "+" + e.digits]
-        if channel:
-            entries = [e for e in entries if channel in e.channels]
-        if phone:
-            digits = "".join(c for c in phone if c.isdigit())
-            if len(digits) == 10:
-                digits = "1" + digits
-            entries = [e for e in entries if e.digits == digits]
+        entries = _filtered(self._entries, search, channel, phone)
         total = len(entries)
         total_pages = math.ceil(total / page_size)
         start = (page - 1) * page_size
@@ -154,3 +144,33 @@ class ContactBook:
             }
         )
         return b'{"contacts":[%s],"pagination":%s}' % (items, pagination)
+
+
+def _filtered(entries: list[_Entry], search: str, channel: str, phone: str) -> list[_Entry]:
+    """Return the entries every non-empty filter keeps, in seeding order."""
+    return _by_phone(_by_channel(_by_search(entries, search), channel), phone)
+
+
+def _by_search(entries: list[_Entry], search: str) -> list[_Entry]:
+    """Keep the entries whose id or E.164 number contains ``search`` (any case)."""
+    if not search:
+        return entries
+    needle = search.lower()
+    return [e for e in entries if needle in e.id or needle in "+" + e.digits]
+
+
+def _by_channel(entries: list[_Entry], channel: str) -> list[_Entry]:
+    """Keep the entries that have ``channel`` available."""
+    if not channel:
+        return entries
+    return [e for e in entries if channel in e.channels]
+
+
+def _by_phone(entries: list[_Entry], phone: str) -> list[_Entry]:
+    """Keep the entries whose number is ``phone`` (any punctuation, US national allowed)."""
+    if not phone:
+        return entries
+    digits = "".join(c for c in phone if c.isdigit())
+    if len(digits) == 10:
+        digits = "1" + digits
+    return [e for e in entries if e.digits == digits]

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 import msgspec
 from aiohttp import web
 
-from ._http import DEFAULT_CODES, ROUTES, Reply, error_body, ok_body
-from ._model import format_ts
+from sentdm_async.simulator._http import DEFAULT_CODES, ROUTES, Reply, error_body, ok_body
+from sentdm_async.simulator._model import format_ts
 
 if TYPE_CHECKING:
     import random

@@ -171,22 +171,33 @@ class TokenBucket:
         }
 
 
+_OTHER: Final = ("other", None)
+
+
 def match_route(method: str, path: str) -> tuple[str, str | None]:
     """Return (route name, message id or None) for a request line."""
     parts = path.rstrip("/").split("/")
     # "/v3/messages/ID/activities" splits to ["", "v3", "messages", "ID", "activities"]
-    if len(parts) >= 3 and parts[1] == "v3":
-        name, n = parts[2], len(parts)
-        if name == "messages":
-            if n == 3 and method == "POST":
-                return "send", None
-            if n == 4 and parts[3] and method == "GET":
-                return "status", parts[3]
-            if n == 5 and parts[3] and parts[4] == "activities" and method == "GET":
-                return "activities", parts[3]
-        elif name == "contacts" and n == 3 and method == "GET":
-            return "contacts", None
-    return "other", None
+    if len(parts) < 3 or parts[1] != "v3":
+        return _OTHER
+    if parts[2] == "messages":
+        return _match_messages(method, parts[3:])
+    if parts[2] == "contacts" and len(parts) == 3 and method == "GET":
+        return "contacts", None
+    return _OTHER
+
+
+def _match_messages(method: str, rest: list[str]) -> tuple[str, str | None]:
+    """Route what follows ``/v3/messages``: a send, a status or an activities read."""
+    if not rest:
+        return ("send", None) if method == "POST" else _OTHER
+    if method != "GET" or not rest[0]:
+        return _OTHER
+    if len(rest) == 1:
+        return "status", rest[0]
+    if len(rest) == 2 and rest[1] == "activities":
+        return "activities", rest[0]
+    return _OTHER
 
 
 class SimStats:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._http import Reply, error_body, ok_body
-from ._model import Step, new_uuid, plan_lifecycle, seeded_rng
-from ._rest import (
+from sentdm_async.simulator._http import Reply, error_body, ok_body
+from sentdm_async.simulator._model import Step, new_uuid, plan_lifecycle, seeded_rng
+from sentdm_async.simulator._rest import (
     RefusedError,
     Request,
     enum_param,
@@ -26,15 +26,15 @@ from ._rest import (
     require,
     uuid_param,
 )
-from ._validate import E164, IDEMPOTENCY_KEY, InvalidRequestError, parse_int
-from ._voice import VoiceRoutes
+from sentdm_async.simulator._validate import E164, IDEMPOTENCY_KEY, InvalidRequestError, parse_int
+from sentdm_async.simulator._voice import VoiceRoutes
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiohttp import web
 
-    from ._server import Simulator
+    from sentdm_async.simulator._server import Simulator
 
 __all__ = ["ResourceRoutes"]
 
@@ -133,32 +133,46 @@ class ResourceRoutes:
     ) -> Reply:
         meta = self._sim._meta.meta(request_id)
         key = request.headers.get("Idempotency-Key") if request.method in _MUTATING else None
+        cache_key = f"{request.method} {request.path} {key}"
         try:
-            if key is not None:
-                if not IDEMPOTENCY_KEY.match(key):
-                    details = {"Idempotency-Key": ["must match ^[A-Za-z0-9_-]{1,255}$"]}
-                    raise InvalidRequestError("VALIDATION_007", details)
-                cached = self._replies.get(f"{request.method} {request.path} {key}")
-                if cached is not None:
-                    headers = cached.headers | {"Idempotent-Replayed": "true"}
-                    return Reply(cached.status, cached.body, headers, cached.content_type)
+            replayed = self._replayed(key, cache_key)
+            if replayed is not None:
+                return replayed
             body = await json_body(request)
             status, data = await handler(Request(params, request.query, body))
         except InvalidRequestError as exc:
             return Reply(400, error_body(exc.code, meta, details=exc.details), {})
         except RefusedError as exc:
             return Reply(exc.status, error_body(exc.code, meta, message=exc.message), {})
-        if status == 204:
-            reply = Reply(204, b"", {}, content_type="")
-        else:
-            reply = Reply(status, ok_body(msgspec.json.encode(data), meta), {})
+        reply = _success(status, data, meta)
         if body.get("sandbox") is True:
             reply.headers["X-Sandbox"] = "true"
         if key is not None:
-            self._replies[f"{request.method} {request.path} {key}"] = reply
-            if len(self._replies) > _IDEMPOTENCY_CACHE:
-                del self._replies[next(iter(self._replies))]
+            self._remember(cache_key, reply)
         return reply
+
+    def _replayed(self, key: str | None, cache_key: str) -> Reply | None:
+        """Return the stored reply to a repeated ``Idempotency-Key``, None for a new one.
+
+        Raises:
+            InvalidRequestError: the key does not have the documented format.
+        """
+        if key is None:
+            return None
+        if not IDEMPOTENCY_KEY.match(key):
+            details = {"Idempotency-Key": ["must match ^[A-Za-z0-9_-]{1,255}$"]}
+            raise InvalidRequestError("VALIDATION_007", details)
+        cached = self._replies.get(cache_key)
+        if cached is None:
+            return None
+        headers = cached.headers | {"Idempotent-Replayed": "true"}
+        return Reply(cached.status, cached.body, headers, cached.content_type)
+
+    def _remember(self, cache_key: str, reply: Reply) -> None:
+        """Store ``reply`` for replays, forgetting the oldest beyond the cache's size."""
+        self._replies[cache_key] = reply
+        if len(self._replies) > _IDEMPOTENCY_CACHE:
+            del self._replies[next(iter(self._replies))]
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -322,27 +336,18 @@ class ResourceRoutes:
     async def _contact_summary(self, req: Request) -> tuple[int, object]:
         contact_id = self._contact(req.params["id"])["id"]
         mine = [m for m in self._sim._messages.values() if m.contact_id == contact_id]
-        scores = []
-        for channel in sorted({m.channel for m in mine}):
-            finals = [m.steps[-1].status for m in mine if m.channel == channel]
-            ok = sum(s in {"SENT", "DELIVERED", "READ"} for s in finals)
-            failed = sum(s == "FAILED" for s in finals)
-            total = max(1, len(finals))
-            scores.append(
-                {
-                    "channel": channel,
-                    "success_score": round(100 * ok / total),
-                    "fail_score": round(100 * failed / total),
-                }
-            )
+        channels = sorted({m.channel for m in mine})
         times = sorted(m.created_ts for m in mine)
         return 200, {
             "contact_id": contact_id,
             "message_count": len(mine),
             "first_message_at": times[0] if times else None,
             "last_message_at": times[-1] if times else None,
-            "channels_used": sorted({m.channel for m in mine}),
-            "channel_scores": scores,
+            "channels_used": channels,
+            "channel_scores": [
+                _channel_score(channel, [m.steps[-1].status for m in mine if m.channel == channel])
+                for channel in channels
+            ],
         }
 
     # -- templates -------------------------------------------------------------------------------
@@ -611,3 +616,25 @@ class ResourceRoutes:
             "is_voip": digit == 9,
             "is_ported": digit % 4 == 0,
         }
+
+
+_SUCCEEDED: Final = frozenset({"SENT", "DELIVERED", "READ"})
+
+
+def _success(status: int, data: object, meta: bytes) -> Reply:
+    """Return a handler's answer: the envelope around ``data``, or an empty 204."""
+    if status == 204:
+        return Reply(204, b"", {}, content_type="")
+    return Reply(status, ok_body(msgspec.json.encode(data), meta), {})
+
+
+def _channel_score(channel: str, finals: list[str]) -> dict[str, Any]:
+    """Return one ``channel_scores`` item: the shares of ``finals`` that succeeded and failed."""
+    ok = sum(s in _SUCCEEDED for s in finals)
+    failed = sum(s == "FAILED" for s in finals)
+    total = max(1, len(finals))
+    return {
+        "channel": channel,
+        "success_score": round(100 * ok / total),
+        "fail_score": round(100 * failed / total),
+    }

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
-from ._model import format_ts
-from ._validate import InvalidRequestError
+from sentdm_async.simulator._model import format_ts
+from sentdm_async.simulator._validate import InvalidRequestError
 
 if TYPE_CHECKING:
     from aiohttp import web

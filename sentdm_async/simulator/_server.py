@@ -12,10 +12,24 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 from aiohttp import web
 
-from ._contacts import CHANNELS, ContactBook
-from ._faults import Fault, FaultQueue, FaultRates, fault_reply, stream_oversize
-from ._http import MetaFactory, Reply, SimStats, TokenBucket, error_body, match_route, ok_body
-from ._model import (
+from sentdm_async.simulator._contacts import CHANNELS, ContactBook
+from sentdm_async.simulator._faults import (
+    Fault,
+    FaultQueue,
+    FaultRates,
+    fault_reply,
+    stream_oversize,
+)
+from sentdm_async.simulator._http import (
+    MetaFactory,
+    Reply,
+    SimStats,
+    TokenBucket,
+    error_body,
+    match_route,
+    ok_body,
+)
+from sentdm_async.simulator._model import (
     Message,
     OutcomeMix,
     format_ts,
@@ -23,10 +37,17 @@ from ._model import (
     plan_lifecycle,
     seeded_rng,
 )
-from ._resources import ResourceRoutes
-from ._validate import IDEMPOTENCY_KEY, InvalidRequestError, SendRequest, parse_int, parse_send
-from ._webhooks import ENDPOINTS as WEBHOOK_ENDPOINTS
-from ._webhooks import WebhookHub
+from sentdm_async.simulator._resources import ResourceRoutes
+from sentdm_async.simulator._validate import (
+    IDEMPOTENCY_KEY,
+    InvalidRequestError,
+    SendRequest,
+    Template,
+    parse_int,
+    parse_send,
+)
+from sentdm_async.simulator._webhooks import ENDPOINTS as WEBHOOK_ENDPOINTS
+from sentdm_async.simulator._webhooks import WebhookHub
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -398,24 +419,40 @@ class Simulator:
             stats.in_flight -= 1
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
-        stats = self.stats
         route_name, message_id = match_route(request.method, request.path)
-        stats.by_route[route_name] += 1
+        self.stats.by_route[route_name] += 1
         if message_id is not None:
-            stats.by_message[message_id] += 1
+            self.stats.by_message[message_id] += 1
         fault = self._faults.take(route_name)
         request_id = self._meta.request_id()
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.delay)
             fault = None
-        if fault is None or fault.kind == "truncated":
-            reply = await self._answer(request, route_name, message_id, request_id)
-            if fault is not None:  # truncated: same headers, half the body, status 200
-                reply.status, reply.body = 200, reply.body[: len(reply.body) // 2]
-        elif fault.kind in ("drop", "oversize"):
+        if fault is not None and fault.kind in ("drop", "oversize"):
             return await self._unanswerable(request, fault, message_id, request_id)
-        else:
-            reply = fault_reply(fault, self._meta.meta(request_id))
+        reply = await self._reply(request, fault, route_name, message_id, request_id)
+        return await self._respond(request, reply, fault, request_id)
+
+    async def _reply(
+        self,
+        request: web.Request,
+        fault: Fault | None,
+        route: str,
+        message_id: str | None,
+        request_id: str,
+    ) -> Reply:
+        """Return the answer, or the injected ``fault``'s (a truncation cuts the real answer)."""
+        if fault is not None and fault.kind != "truncated":
+            return fault_reply(fault, self._meta.meta(request_id))
+        reply = await self._answer(request, route, message_id, request_id)
+        if fault is not None:  # truncated: same headers, half the body, status 200
+            reply.status, reply.body = 200, reply.body[: len(reply.body) // 2]
+        return reply
+
+    async def _respond(
+        self, request: web.Request, reply: Reply, fault: Fault | None, request_id: str
+    ) -> web.Response:
+        """Add the common headers, wait out ``latency``, count the status and send ``reply``."""
         headers = reply.headers
         if fault is not None and fault.headers:
             headers.update(fault.headers)
@@ -428,9 +465,9 @@ class Simulator:
         finally:
             if reply.pending_key is not None:
                 self._idempotency_pending.discard(reply.pending_key)
-        stats.by_status[reply.status] += 1
+        self.stats.by_status[reply.status] += 1
         if reply.status == 429:
-            stats.rate_limited += 1
+            self.stats.rate_limited += 1
         return web.Response(
             status=reply.status,
             body=reply.body,
@@ -481,35 +518,45 @@ class Simulator:
         self, request: web.Request, route: str, message_id: str | None, request_id: str
     ) -> Reply:
         """Run auth, the rate limit and the route handler."""
+        refusal = self._refusal(request, request_id)
+        if refusal is not None:
+            return refusal
+        try:
+            reply = await self._route(request, route, message_id, request_id)
+        except InvalidRequestError as exc:
+            return self._error(400, exc.code, request_id, details=exc.details)
+        return reply if reply is not None else self._error(404, "RESOURCE_000", request_id)
+
+    def _refusal(self, request: web.Request, request_id: str) -> Reply | None:
+        """Return the 401 of a missing or wrong key or the 429 of an empty bucket, else None."""
         key = request.headers.get("x-api-key")
         if not key:
             return self._error(401, "AUTH_001", request_id)
         if not secrets.compare_digest(key.encode(), self.api_key.encode()):
             return self._error(401, "AUTH_002", request_id)
-        bucket = self._bucket
-        if bucket is not None:
-            wait = bucket.take()
-            if wait > 0:
-                headers = {
-                    "Retry-After": str(max(1, math.ceil(wait))),
-                    "retry-after-ms": str(math.ceil(wait * 1000)),
-                }
-                return self._error(429, "BUSINESS_002", request_id, headers=headers)
-        try:
-            if message_id is not None:  # the activities and status routes
-                return self._get_message(route, message_id, request_id)
-            if route == "contacts":
-                return self._contacts(request, request_id)
-            if route == "send":
-                return await self._send(request, request_id)
-            reply = await self.webhooks.handle(request, self._meta.meta(request_id))
-            if reply is None:
-                reply = await self.resources.answer(request, request_id)
-            if reply is not None:
-                return reply
-        except InvalidRequestError as exc:
-            return self._error(400, exc.code, request_id, details=exc.details)
-        return self._error(404, "RESOURCE_000", request_id)
+        wait = self._bucket.take() if self._bucket is not None else 0.0
+        if wait > 0:
+            headers = {
+                "Retry-After": str(max(1, math.ceil(wait))),
+                "retry-after-ms": str(math.ceil(wait * 1000)),
+            }
+            return self._error(429, "BUSINESS_002", request_id, headers=headers)
+        return None
+
+    async def _route(
+        self, request: web.Request, route: str, message_id: str | None, request_id: str
+    ) -> Reply | None:
+        """Return the answer of the route's handler, None for an unknown endpoint."""
+        if message_id is not None:  # the activities and status routes
+            return self._get_message(route, message_id, request_id)
+        if route == "contacts":
+            return self._contacts(request, request_id)
+        if route == "send":
+            return await self._send(request, request_id)
+        reply = await self.webhooks.handle(request, self._meta.meta(request_id))
+        if reply is None:
+            reply = await self.resources.answer(request, request_id)
+        return reply
 
     def _get_message(self, route: str, message_id: str, request_id: str) -> Reply:
         message = self._messages.get(message_id)
@@ -541,37 +588,43 @@ class Simulator:
 
     async def _send(self, request: web.Request, request_id: str) -> Reply:
         key = request.headers.get("Idempotency-Key")
-        if key is not None:
-            if not IDEMPOTENCY_KEY.match(key):
-                details = {"Idempotency-Key": ["must match ^[A-Za-z0-9_-]{1,255}$"]}
-                raise InvalidRequestError("VALIDATION_007", details)
-            replay = self._replay(key, request_id)
-            if replay is not None:
-                return replay
-        raw = await request.read()
-        try:
-            body = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
-            details = {"body": ["Body must be valid JSON"]}
-            raise InvalidRequestError("VALIDATION_001", details) from None
-        send = parse_send(body, datetime.now(UTC))
-        if key is not None:
-            # A duplicate may have finished while this body was being read.
-            replay = self._replay(key, request_id)
-            if replay is not None:
-                return replay
+        replay = self._checked_replay(key, request_id)
+        if replay is not None:
+            return replay
+        send = parse_send(_decode_json(await request.read()), datetime.now(UTC))
+        # A duplicate may have finished while this body was being read.
+        replay = self._replay(key, request_id) if key is not None else None
+        if replay is not None:
+            return replay
         reply = self._ok(202, self._create_from(send), request_id)
         if send.sandbox:
             reply.headers["X-Sandbox"] = "true"
         if key is not None:
-            self._idempotency[key] = (Reply(202, reply.body, dict(reply.headers)), request_id)
-            if len(self._idempotency) > _IDEMPOTENCY_CACHE:
-                del self._idempotency[next(iter(self._idempotency))]
-            if self.latency > 0:
-                # Until the first response is out, a duplicate gets 409 like the real API.
-                self._idempotency_pending.add(key)
-                reply.pending_key = key
+            self._remember(key, reply, request_id)
         return reply
+
+    def _checked_replay(self, key: str | None, request_id: str) -> Reply | None:
+        """Return the answer to a repeated ``Idempotency-Key``; None for none or a new one.
+
+        Raises:
+            InvalidRequestError: the key does not have the documented format.
+        """
+        if key is None:
+            return None
+        if not IDEMPOTENCY_KEY.match(key):
+            details = {"Idempotency-Key": ["must match ^[A-Za-z0-9_-]{1,255}$"]}
+            raise InvalidRequestError("VALIDATION_007", details)
+        return self._replay(key, request_id)
+
+    def _remember(self, key: str, reply: Reply, request_id: str) -> None:
+        """Keep a send's answer for replays; with latency, mark it in progress until sent."""
+        self._idempotency[key] = (Reply(202, reply.body, dict(reply.headers)), request_id)
+        if len(self._idempotency) > _IDEMPOTENCY_CACHE:
+            del self._idempotency[next(iter(self._idempotency))]
+        if self.latency > 0:
+            # Until the first response is out, a duplicate gets 409 like the real API.
+            self._idempotency_pending.add(key)
+            reply.pending_key = key
 
     def _replay(self, key: str, request_id: str) -> Reply | None:
         if key in self._idempotency_pending:
@@ -587,35 +640,13 @@ class Simulator:
         """Create the messages of a validated send; return the encoded ``data``."""
         template = send.template
         text = send.text if send.text is not None else template.render() if template else ""
-        template_id = template_name = None
-        record_template = None
-        if template is not None:
-            template_id = template.id or new_uuid(seeded_rng(f"template:{template.name}"))
-            template_name = template.name
-            record_template = (template_id, template_name, "UTILITY")
-        recipients = []
-        for to in send.to:
-            for channel in send.channels:
-                if send.sandbox:
-                    chosen = channel
-                    if chosen == "sent":
-                        share = self.mix.whatsapp_share
-                        chosen = "whatsapp" if self._rng.random() < share else "sms"
-                    message_id = new_uuid(self._rng)
-                else:
-                    message = self._create(
-                        outcome=self.mix.draw(self._rng),
-                        channel=channel,
-                        to=to,
-                        scheduled_at=send.scheduled_at,
-                        body=text,
-                        template=record_template,
-                    )
-                    self.stats.sends += 1
-                    chosen, message_id = message.channel, message.id
-                recipients.append(
-                    {"message_id": message_id, "to": to, "channel": chosen, "body": text}
-                )
+        record_template = _template_record(template)
+        template_id, template_name = record_template[:2] if record_template else (None, None)
+        recipients = [
+            self._recipient(send, to, channel, text, record_template)
+            for to in send.to
+            for channel in send.channels
+        ]
         data: dict[str, Any] = {
             "status": "QUEUED",
             "template_id": template_id,
@@ -625,3 +656,51 @@ class Simulator:
         if send.scheduled_at is not None:
             data["scheduled_at"] = format_ts(send.scheduled_at.astimezone(UTC), 0)
         return msgspec.json.encode(data)
+
+    def _recipient(
+        self,
+        send: SendRequest,
+        to: str,
+        channel: str,
+        text: str,
+        template: tuple[str, str | None, str] | None,
+    ) -> dict[str, str]:
+        """Create one message of a send (none in a sandbox); return its ``recipients`` item."""
+        if send.sandbox:
+            chosen = self._sandbox_channel(channel)
+            message_id = new_uuid(self._rng)
+        else:
+            message = self._create(
+                outcome=self.mix.draw(self._rng),
+                channel=channel,
+                to=to,
+                scheduled_at=send.scheduled_at,
+                body=text,
+                template=template,
+            )
+            self.stats.sends += 1
+            chosen, message_id = message.channel, message.id
+        return {"message_id": message_id, "to": to, "channel": chosen, "body": text}
+
+    def _sandbox_channel(self, channel: str) -> str:
+        """Return the channel a sandbox send reports: ``sent`` picks one like the mix would."""
+        if channel != "sent":
+            return channel
+        return "whatsapp" if self._rng.random() < self.mix.whatsapp_share else "sms"
+
+
+def _decode_json(raw: bytes) -> object:
+    """Return the decoded request body; refuse one that is not JSON (``VALIDATION_001``)."""
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        details = {"body": ["Body must be valid JSON"]}
+        raise InvalidRequestError("VALIDATION_001", details) from None
+
+
+def _template_record(template: Template | None) -> tuple[str, str | None, str] | None:
+    """Return the (id, name, category) a message records for ``template``; by name, a seeded id."""
+    if template is None:
+        return None
+    template_id = template.id or new_uuid(seeded_rng(f"template:{template.name}"))
+    return template_id, template.name, "UTILITY"

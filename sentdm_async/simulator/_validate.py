@@ -52,19 +52,30 @@ def _parse_template(value: object, errors: dict[str, list[str]]) -> Template | N
         errors["template"] = ["template must be an object with 'id' or 'name'"]
         return None
     template_id, name = value.get("id"), value.get("name")
-    if (template_id is None) == (name is None):
-        errors["template"] = ["Provide exactly one of template.id or template.name"]
-        return None
-    if not isinstance(template_id or name, str) or not (template_id or name):
-        errors["template"] = ["template.id / template.name must be a non-empty string"]
+    problem = _reference_problem(template_id, name)
+    if problem is not None:
+        errors["template"] = [problem]
         return None
     parameters = value.get("parameters") or {}
-    if not isinstance(parameters, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in parameters.items()
-    ):
+    if not _is_string_map(parameters):
         errors["template.parameters"] = ["parameters must map variable names to strings"]
         return None
     return Template(template_id, name, parameters)
+
+
+def _reference_problem(template_id: object, name: object) -> str | None:
+    """Return what is wrong with a template's ``id``/``name`` pair, None if it names one."""
+    if (template_id is None) == (name is None):
+        return "Provide exactly one of template.id or template.name"
+    if not isinstance(template_id or name, str) or not (template_id or name):
+        return "template.id / template.name must be a non-empty string"
+    return None
+
+
+def _is_string_map(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
 
 
 def _parse_scheduled_at(
@@ -110,6 +121,29 @@ def _parse_channel(channel: object, errors: dict[str, list[str]]) -> list[str]:
     return channel
 
 
+def _parse_content(
+    text: object, template_value: object, errors: dict[str, list[str]]
+) -> Template | None:
+    """Check that exactly one of ``text`` and ``template`` is given; return the template."""
+    if (text is None) == (template_value is None):
+        errors["text"] = ["Provide exactly one of text or template"]
+    elif text is not None and (not isinstance(text, str) or not text):
+        errors["text"] = ["text must be a non-empty string"]
+    elif template_value is not None:
+        return _parse_template(template_value, errors)
+    return None
+
+
+def _raise_errors(errors: dict[str, list[str]], phone_errors: list[str]) -> None:
+    """Raise ``VALIDATION_001`` for any error, ``VALIDATION_002`` when only numbers are bad."""
+    if errors:
+        if phone_errors:
+            errors["to"] = phone_errors
+        raise InvalidRequestError("VALIDATION_001", errors)
+    if phone_errors:
+        raise InvalidRequestError("VALIDATION_002", {"to": phone_errors})
+
+
 def parse_send(body: object, now: datetime) -> SendRequest:
     """Validate a decoded ``POST /v3/messages`` body.
 
@@ -128,25 +162,14 @@ def parse_send(body: object, now: datetime) -> SendRequest:
         raise InvalidRequestError("VALIDATION_001", {"body": ["Body must be a JSON object"]})
     errors: dict[str, list[str]] = {}
     to, phone_errors = _parse_to(body.get("to"), errors)
-    text, template_value = body.get("text"), body.get("template")
-    template = None
-    if (text is None) == (template_value is None):
-        errors["text"] = ["Provide exactly one of text or template"]
-    elif text is not None and (not isinstance(text, str) or not text):
-        errors["text"] = ["text must be a non-empty string"]
-    elif template_value is not None:
-        template = _parse_template(template_value, errors)
+    text = body.get("text")
+    template = _parse_content(text, body.get("template"), errors)
     channel = _parse_channel(body.get("channel"), errors)
     scheduled_at = _parse_scheduled_at(body.get("scheduled_at"), now, errors)
     sandbox = body.get("sandbox", False)
     if not isinstance(sandbox, bool):
         errors["sandbox"] = ["sandbox must be a boolean"]
-    if errors:
-        if phone_errors:
-            errors["to"] = phone_errors
-        raise InvalidRequestError("VALIDATION_001", errors)
-    if phone_errors:
-        raise InvalidRequestError("VALIDATION_002", {"to": phone_errors})
+    _raise_errors(errors, phone_errors)
     return SendRequest(
         to=list(to),
         channels=list(dict.fromkeys(channel)),

@@ -11,9 +11,17 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from ._model import format_ts, new_uuid
-from ._rest import RefusedError, Request, enum_param, now, pagination, require, uuid_param
-from ._validate import E164, InvalidRequestError, parse_int
+from sentdm_async.simulator._model import format_ts, new_uuid
+from sentdm_async.simulator._rest import (
+    RefusedError,
+    Request,
+    enum_param,
+    now,
+    pagination,
+    require,
+    uuid_param,
+)
+from sentdm_async.simulator._validate import E164, InvalidRequestError, parse_int
 
 if TYPE_CHECKING:
     import random
@@ -44,6 +52,29 @@ def _check_url(value: object) -> str:
     if not isinstance(value, str) or not _URL.match(value):
         details = {"callback_url": ["must be an absolute http(s) URL on a public host"]}
         raise InvalidRequestError("VALIDATION_001", details)
+    return value
+
+
+def _check_default_claim(record: dict[str, Any], value: object) -> None:
+    """Refuse a ``default_for_app_calls`` other than ``true``, or on an inactive number."""
+    if value is not True:
+        details = {"default_for_app_calls": ["only true: give the default to a number"]}
+        raise InvalidRequestError("VALIDATION_001", details)
+    if record["status"] != "ACTIVE":
+        details = {"default_for_app_calls": ["an inactive number cannot be the default"]}
+        raise InvalidRequestError("VALIDATION_001", details)
+
+
+def _check_identity(value: object) -> str:
+    if not isinstance(value, str) or not _IDENTITY.match(value):
+        details = {"identity": ["letters, digits, - and _ only, up to 200 characters"]}
+        raise InvalidRequestError("VALIDATION_001", details)
+    return value
+
+
+def _check_ttl(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKEN_TTL:
+        raise InvalidRequestError("VALIDATION_005", {"ttl": ["must be 1..3600 seconds"]})
     return value
 
 
@@ -158,14 +189,7 @@ class VoiceRoutes:
         body = req.body
         require(body, "callback_url")
         _check_url(body["callback_url"])
-        if "number" in body and "area_code" in body:
-            details = {"number": ["send number or area_code, not both"]}
-            raise InvalidRequestError("VALIDATION_001", details)
-        number = body.get("number")
-        if number is None:
-            area = str(body.get("area_code") or "212")
-            number = f"+1{area}555{self._rng.randrange(10_000):04d}"
-        _check_number(number)
+        number = self._requested_number(body)
         existing = self._numbers.get(number)
         first = not any(n["status"] == "ACTIVE" for n in self._numbers.values())
         record = {
@@ -179,11 +203,27 @@ class VoiceRoutes:
         }
         if req.sandbox:
             return 202, record
-        if record["default_for_app_calls"]:
+        self._store(record)
+        return 201, record
+
+    def _requested_number(self, body: dict[str, Any]) -> str:
+        """Return the number a create asks for: given, or new in ``area_code`` (212 by default)."""
+        if "number" in body and "area_code" in body:
+            details = {"number": ["send number or area_code, not both"]}
+            raise InvalidRequestError("VALIDATION_001", details)
+        number = body.get("number")
+        if number is None:
+            area = str(body.get("area_code") or "212")
+            number = f"+1{area}555{self._rng.randrange(10_000):04d}"
+        return _check_number(number)
+
+    def _store(self, record: dict[str, Any], *, make_default: bool = False) -> None:
+        """Keep ``record``; if it is (or is made) the default line, no other one is."""
+        if make_default or record["default_for_app_calls"]:
             for other in self._numbers.values():
                 other["default_for_app_calls"] = False
-        self._numbers[number] = record
-        return 201, record
+            record["default_for_app_calls"] = True
+        self._numbers[record["number"]] = record
 
     async def _list(self, req: Request) -> tuple[int, object]:
         return 200, [self._public(r) for r in self._numbers.values()]
@@ -200,49 +240,28 @@ class VoiceRoutes:
         if "callback_url" in body:
             record["callback_url"] = _check_url(body["callback_url"])
         if "status" in body:
-            status = str(body["status"]).upper()
-            enum_param({"status": status}, "status", _NUMBER_STATUSES)
-            others = [n for n in self._numbers.values() if n["status"] == "ACTIVE"]
-            if status == "INACTIVE" and record["default_for_app_calls"] and len(others) > 1:
-                raise RefusedError(
-                    409, "BUSINESS_006", "Move the default line before turning it off"
-                )
-            record["status"] = status
+            record["status"] = self._checked_status(record, body["status"])
         if "default_for_app_calls" in body:
-            if body["default_for_app_calls"] is not True:
-                details = {"default_for_app_calls": ["only true: give the default to a number"]}
-                raise InvalidRequestError("VALIDATION_001", details)
-            if record["status"] != "ACTIVE":
-                details = {"default_for_app_calls": ["an inactive number cannot be the default"]}
-                raise InvalidRequestError("VALIDATION_001", details)
+            _check_default_claim(record, body["default_for_app_calls"])
         record["updated_at"] = now()
         if not req.sandbox:
-            if body.get("default_for_app_calls") is True:
-                for other in self._numbers.values():
-                    other["default_for_app_calls"] = False
-                record["default_for_app_calls"] = True
-            self._numbers[record["number"]] = record
+            self._store(record, make_default="default_for_app_calls" in body)
         return 200, self._public(record)
+
+    def _checked_status(self, record: dict[str, Any], value: object) -> str:
+        """Return the new ``status`` of ``record``; the default line stays on while others are."""
+        status = str(value).upper()
+        enum_param({"status": status}, "status", _NUMBER_STATUSES)
+        others = [n for n in self._numbers.values() if n["status"] == "ACTIVE"]
+        if status == "INACTIVE" and record["default_for_app_calls"] and len(others) > 1:
+            raise RefusedError(409, "BUSINESS_006", "Move the default line before turning it off")
+        return status
 
     async def _token(self, req: Request) -> tuple[int, object]:
         body = req.body
-        identity = body.get("identity") or f"user_{self._rng.randrange(10**6)}"
-        if not isinstance(identity, str) or not _IDENTITY.match(identity):
-            details = {"identity": ["letters, digits, - and _ only, up to 200 characters"]}
-            raise InvalidRequestError("VALIDATION_001", details)
-        ttl = body.get("ttl", 600)
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_TOKEN_TTL:
-            raise InvalidRequestError("VALIDATION_005", {"ttl": ["must be 1..3600 seconds"]})
-        number = body.get("number")
-        if number is not None:
-            self._number(number)
-        else:
-            defaults = [n for n, r in self._numbers.items() if r["default_for_app_calls"]]
-            if not defaults:
-                raise RefusedError(
-                    409, "BUSINESS_006", "No voice number: enable voice on a number first"
-                )
-            number = defaults[0]
+        identity = _check_identity(body.get("identity") or f"user_{self._rng.randrange(10**6)}")
+        ttl = _check_ttl(body.get("ttl", 600))
+        number = self._calling_number(body.get("number"))
         expires = datetime.now(UTC) + timedelta(seconds=ttl)
         token = base64.urlsafe_b64encode(self._rng.randbytes(32)).decode().rstrip("=")
         data = {
@@ -253,6 +272,17 @@ class VoiceRoutes:
             "expires_at": format_ts(expires, 0),
         }
         return (202 if req.sandbox else 201), data
+
+    def _calling_number(self, number: str | None) -> str:
+        """Return the voice number a token calls from: ``number`` if enabled, else the default."""
+        if number is not None:
+            self._number(number)
+            return number
+        defaults = [n for n, r in self._numbers.items() if r["default_for_app_calls"]]
+        if not defaults:
+            msg = "No voice number: enable voice on a number first"
+            raise RefusedError(409, "BUSINESS_006", msg)
+        return defaults[0]
 
     async def _rotate(self, req: Request) -> tuple[int, object]:
         record = self._number(req.params["number"])

@@ -26,15 +26,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
-from ..webhooks import sign
-from ._http import Reply, error_body, ok_body
-from ._model import format_ts, new_uuid, seeded_rng
+from sentdm_async.simulator._http import Reply, error_body, ok_body
+from sentdm_async.simulator._model import format_ts, new_uuid, seeded_rng
+from sentdm_async.webhooks import sign
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from aiohttp import web
 
-    from ._model import Message
-    from ._server import Simulator
+    from sentdm_async.simulator._model import Message
+    from sentdm_async.simulator._server import Simulator
 
 __all__ = ["AUTO_DISABLE_AFTER", "EVENT_TYPES", "WebhookFaults", "WebhookHub"]
 
@@ -161,6 +163,68 @@ ENDPOINTS: Final = (
 )
 
 
+if TYPE_CHECKING:
+    _Action = Callable[[web.Request, _Endpoint], Awaitable[bytes]]
+
+
+class _FieldError(Exception):
+    """A body field's value is refused; the message is the API's detail text."""
+
+
+def _url_field(value: object) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise _FieldError("endpoint_url must be an http(s) URL")
+    return value
+
+
+def _event_types_field(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(t in EVENT_TYPES for t in value):
+        raise _FieldError(f"event_types must be a list of {sorted(EVENT_TYPES)}")
+    return list(value)
+
+
+def _event_filters_field(value: object) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise _FieldError("event_filters must be an object")
+    return {k: list(v) for k, v in value.items()}
+
+
+def _int_field(name: str, low: int, high: int) -> Callable[[object], int]:
+    """Return the check of an integer field that must lie within ``low..high``."""
+
+    def check(value: object) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise _FieldError(f"{name} must be between {low} and {high}")
+        return value
+
+    return check
+
+
+#: Updatable fields in the order their errors are listed: (name, null means "unchanged", check).
+_FIELDS: Final[tuple[tuple[str, bool, Callable[[object], object]], ...]] = (
+    ("endpoint_url", False, _url_field),
+    ("display_name", False, str),
+    ("event_types", True, _event_types_field),
+    ("event_filters", True, _event_filters_field),
+    ("retry_count", True, _int_field("retry_count", 1, 5)),
+    ("timeout_seconds", True, _int_field("timeout_seconds", 5, 120)),
+)
+
+
+def _checked_fields(body: dict[str, Any]) -> tuple[dict[str, object], dict[str, list[str]]]:
+    """Return (the new value of each field ``body`` sets, the API's details of refused ones)."""
+    changes: dict[str, object] = {}
+    errors: dict[str, list[str]] = {}
+    for name, null_is_unset, check in _FIELDS:
+        if name not in body or (null_is_unset and body[name] is None):
+            continue
+        try:
+            changes[name] = check(body[name])
+        except _FieldError as exc:
+            errors[name] = [str(exc)]
+    return changes, errors
+
+
 def _new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
@@ -182,6 +246,18 @@ class WebhookHub:
         #: Delivery attempts made, and events that reached a 2xx.
         self.attempts = 0
         self.delivered = 0
+        #: ``(action after the endpoint id, method)`` -> handler of ``/v3/webhooks/{id}/...``.
+        self._actions: dict[tuple[str, str], _Action] = {
+            ("", "GET"): self._show,
+            ("", "PUT"): self._replace,
+            ("", "PATCH"): self._replace,
+            ("", "DELETE"): self._delete,
+            ("rotate-secret", "POST"): self._rotate,
+            ("toggle-status", "PATCH"): self._toggle,
+            ("toggle-status", "POST"): self._toggle,
+            ("test", "POST"): self._test,
+            ("events", "GET"): self._events,
+        }
 
     # -- management API ---------------------------------------------------------------------------
 
@@ -224,29 +300,37 @@ class WebhookHub:
         self, request: web.Request, method: str, endpoint: _Endpoint, rest: list[str]
     ) -> bytes | None:
         action = rest[0] if rest else ""
-        if not action and method == "GET":
-            return self._encode(endpoint.public())
-        if not action and method in ("PUT", "PATCH"):
-            self._update(endpoint, await self._json(request))
-            return self._encode(endpoint.public())
-        if not action and method == "DELETE":
-            del self.endpoints[endpoint.id]
-            return b""
-        if action == "rotate-secret" and method == "POST":
-            endpoint.signing_secret = _new_secret()  # the old one stops working at once
-            return self._encode(endpoint.public())
-        if action == "toggle-status" and method in ("PATCH", "POST"):
-            endpoint.is_active = not endpoint.is_active
-            endpoint.consecutive_failures = 0
-            return self._encode(endpoint.public())
-        if action == "test" and method == "POST":
-            self._enqueue(endpoint, "message", "test", {"message_status": "TEST"}, 0.0)
-            return self._encode({"queued": True})
-        if action == "events" and method == "GET":
-            return self._encode(
-                {"events": endpoint.events, "pagination": _one_page(endpoint.events)}
-            )
-        return None
+        handler = self._actions.get((action, method))
+        if handler is None:
+            return None
+        return await handler(request, endpoint)
+
+    async def _show(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
+        return self._encode(endpoint.public())
+
+    async def _replace(self, request: web.Request, endpoint: _Endpoint) -> bytes:
+        self._update(endpoint, await self._json(request))
+        return self._encode(endpoint.public())
+
+    async def _delete(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
+        del self.endpoints[endpoint.id]
+        return b""
+
+    async def _rotate(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
+        endpoint.signing_secret = _new_secret()  # the old one stops working at once
+        return self._encode(endpoint.public())
+
+    async def _toggle(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
+        endpoint.is_active = not endpoint.is_active
+        endpoint.consecutive_failures = 0
+        return self._encode(endpoint.public())
+
+    async def _test(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
+        self._enqueue(endpoint, "message", "test", {"message_status": "TEST"}, 0.0)
+        return self._encode({"queued": True})
+
+    async def _events(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
+        return self._encode({"events": endpoint.events, "pagination": _one_page(endpoint.events)})
 
     @staticmethod
     def _encode(data: object) -> bytes:
@@ -282,37 +366,11 @@ class WebhookHub:
         return endpoint
 
     def _update(self, endpoint: _Endpoint, body: dict[str, Any]) -> None:
-        errors: dict[str, list[str]] = {}
-        if "endpoint_url" in body:
-            url = body["endpoint_url"]
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                errors["endpoint_url"] = ["endpoint_url must be an http(s) URL"]
-            else:
-                endpoint.endpoint_url = url
-        if "display_name" in body:
-            endpoint.display_name = str(body["display_name"])
-        types = body.get("event_types")
-        if types is not None:
-            if not isinstance(types, list) or not all(t in EVENT_TYPES for t in types):
-                errors["event_types"] = [f"event_types must be a list of {sorted(EVENT_TYPES)}"]
-            else:
-                endpoint.event_types = list(types)
-        filters = body.get("event_filters")
-        if filters is not None:
-            if not isinstance(filters, dict):
-                errors["event_filters"] = ["event_filters must be an object"]
-            else:
-                endpoint.event_filters = {k: list(v) for k, v in filters.items()}
-        for name, low, high in (("retry_count", 1, 5), ("timeout_seconds", 5, 120)):
-            value = body.get(name)
-            if value is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                errors[name] = [f"{name} must be between {low} and {high}"]
-            else:
-                setattr(endpoint, name, value)
-        if errors:
+        changes, errors = _checked_fields(body)
+        if errors:  # a refused update changes nothing
             raise _BadRequestError(errors)
+        for name, value in changes.items():
+            setattr(endpoint, name, value)
         endpoint.updated_at = _now_iso()
 
     # -- deliveries -------------------------------------------------------------------------------

@@ -11,32 +11,32 @@ Every malformed input (headers, timestamps, signature lists, base64, secrets, bo
 `WebhookPayloadError`, never a ValueError, binascii.Error or msgspec error.
 """
 
-from ._events import ContactEvent as ContactEvent
-from ._events import ContactPayload as ContactPayload
-from ._events import GenericEvent as GenericEvent
-from ._events import InboundMedia as InboundMedia
-from ._events import InboundMessageEvent as InboundMessageEvent
-from ._events import InboundMessagePayload as InboundMessagePayload
-from ._events import MessageEvent as MessageEvent
-from ._events import MessageStatusPayload as MessageStatusPayload
-from ._events import TemplateEvent as TemplateEvent
-from ._events import TemplatePayload as TemplatePayload
-from ._events import WebhookEvent as WebhookEvent
-from ._events import WebhookPayloadError as WebhookPayloadError
-from ._events import parse as parse
-from ._receivers import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY
-from ._receivers import DEFAULT_READ_TIMEOUT as DEFAULT_READ_TIMEOUT
-from ._receivers import ASGIReceiver as ASGIReceiver
-from ._receivers import Receiver as Receiver
-from ._receivers import TargetUnavailableError as TargetUnavailableError
-from ._receivers import aiohttp_handler as aiohttp_handler
-from ._receivers import asgi_app as asgi_app
-from ._receivers import construct_event as construct_event
-from ._verify import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
-from ._verify import WebhookError as WebhookError
-from ._verify import WebhookVerificationError as WebhookVerificationError
-from ._verify import sign as sign
-from ._verify import verify as verify
+from sentdm_async.webhooks._events import ContactEvent as ContactEvent
+from sentdm_async.webhooks._events import ContactPayload as ContactPayload
+from sentdm_async.webhooks._events import GenericEvent as GenericEvent
+from sentdm_async.webhooks._events import InboundMedia as InboundMedia
+from sentdm_async.webhooks._events import InboundMessageEvent as InboundMessageEvent
+from sentdm_async.webhooks._events import InboundMessagePayload as InboundMessagePayload
+from sentdm_async.webhooks._events import MessageEvent as MessageEvent
+from sentdm_async.webhooks._events import MessageStatusPayload as MessageStatusPayload
+from sentdm_async.webhooks._events import TemplateEvent as TemplateEvent
+from sentdm_async.webhooks._events import TemplatePayload as TemplatePayload
+from sentdm_async.webhooks._events import WebhookEvent as WebhookEvent
+from sentdm_async.webhooks._events import WebhookPayloadError as WebhookPayloadError
+from sentdm_async.webhooks._events import parse as parse
+from sentdm_async.webhooks._receivers import DEFAULT_MAX_BODY as DEFAULT_MAX_BODY
+from sentdm_async.webhooks._receivers import DEFAULT_READ_TIMEOUT as DEFAULT_READ_TIMEOUT
+from sentdm_async.webhooks._receivers import ASGIReceiver as ASGIReceiver
+from sentdm_async.webhooks._receivers import Receiver as Receiver
+from sentdm_async.webhooks._receivers import TargetUnavailableError as TargetUnavailableError
+from sentdm_async.webhooks._receivers import aiohttp_handler as aiohttp_handler
+from sentdm_async.webhooks._receivers import asgi_app as asgi_app
+from sentdm_async.webhooks._receivers import construct_event as construct_event
+from sentdm_async.webhooks._verify import DEFAULT_TOLERANCE as DEFAULT_TOLERANCE
+from sentdm_async.webhooks._verify import WebhookError as WebhookError
+from sentdm_async.webhooks._verify import WebhookVerificationError as WebhookVerificationError
+from sentdm_async.webhooks._verify import sign as sign
+from sentdm_async.webhooks._verify import verify as verify
 
 __all__ = [
     "DEFAULT_MAX_BODY",

@@ -14,9 +14,9 @@ from typing import Any, Final, TypeAlias, cast
 
 import msgspec
 
-from .._time import UtcDatetime, json_decoder
-from ..models import Activity
-from ._verify import WebhookError
+from sentdm_async.types._decode import UtcDatetime, json_decoder
+from sentdm_async.types.messages import Activity
+from sentdm_async.webhooks._verify import WebhookError
 
 __all__ = [
     "ContactEvent",

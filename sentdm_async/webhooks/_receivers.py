@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 import anyio
 import msgspec
 
-from ._events import WebhookEvent, WebhookPayloadError, parse
-from ._verify import (
+from sentdm_async.webhooks._events import WebhookEvent, WebhookPayloadError, parse
+from sentdm_async.webhooks._verify import (
     DEFAULT_TOLERANCE,
     EVENT_ID_HEADER,
     MAX_ID,

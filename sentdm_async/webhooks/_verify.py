@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, TypeAlias
 
-from ..errors import SentError
+from sentdm_async.errors import SentError
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -241,25 +241,36 @@ def verified_id(
     now: float | None = None,
 ) -> str:
     """`verify`, returning the signed webhook id (the receivers deduplicate on it)."""
-    if not (isinstance(tolerance, int | float) and 0 <= tolerance < math.inf):
-        raise WebhookVerificationError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
-    if now is not None and not (isinstance(now, int | float) and math.isfinite(now)):
-        raise WebhookVerificationError(f"now must be a finite Unix time, got {now!r}")
+    _check_clock(tolerance, now)
     raw = _body_bytes(body)
     keys = _keys(secret)
     lowered = lower_headers(headers)
     webhook_id = _header(lowered, ID_HEADERS, MAX_ID)
     stamp = _timestamp(_header(lowered, TIMESTAMP_HEADERS), tolerance, now)
     candidates, problems = _signatures(_header(lowered, SIGNATURE_HEADERS))
-    signed = _raw(f"{webhook_id}.{stamp}.") + raw
-    for key in keys:
-        expected = hmac.new(key, signed, hashlib.sha256).digest()
-        if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
-            return webhook_id
+    if _any_matches(keys, _raw(f"{webhook_id}.{stamp}.") + raw, candidates):
+        return webhook_id
     reasons = problems[:3]  # each names its entry; three are enough to see the pattern
     if candidates:
         reasons.insert(0, f"no v1 signature matches the secret ({len(candidates)} tried)")
     raise WebhookVerificationError("; ".join(reasons) or "no v1 signature in the signature header")
+
+
+def _check_clock(tolerance: float, now: float | None) -> None:
+    """Refuse a ``tolerance`` or ``now`` that is not a usable number."""
+    if not (isinstance(tolerance, int | float) and 0 <= tolerance < math.inf):
+        raise WebhookVerificationError(f"tolerance must be a finite number >= 0, got {tolerance!r}")
+    if now is not None and not (isinstance(now, int | float) and math.isfinite(now)):
+        raise WebhookVerificationError(f"now must be a finite Unix time, got {now!r}")
+
+
+def _any_matches(keys: Sequence[bytes], signed: bytes, candidates: Sequence[bytes]) -> bool:
+    """Return whether a candidate signature is the HMAC-SHA256 of ``signed`` under a key."""
+    for key in keys:
+        expected = hmac.new(key, signed, hashlib.sha256).digest()
+        if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+            return True
+    return False
 
 
 def sign(body: bytes, secret: str, *, webhook_id: str, timestamp: int) -> str:

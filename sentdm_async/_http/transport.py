@@ -1,0 +1,606 @@
+"""One API call as a chain of small steps, read top to bottom (like httpx's send chain).
+
+    request      the whole call: per-call options, and the call's deadline (``timeout=``)
+    └─ _send     the retry loop: a budget token per attempt, then asks `_retry.decide`
+       └─ _attempt   one attempt: send, follow same-origin redirects, read the body (capped
+                     after decompression), translate aiohttp's exceptions
+    then _decode (a 2xx's ``data``) or _status_error (the mapped `APIStatusError`)
+
+This is the only module that touches aiohttp's client and msgspec's decoder on responses, so it is
+the one place where their exceptions become `sentdm_async.errors`. An error never chains an
+aiohttp exception (its repr can carry the request headers, the API key among them), and the key
+is cut out of anything a server echoes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import urllib.request
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+
+import aiohttp
+import anyio
+import msgspec
+from yarl import URL
+
+from sentdm_async._http import retry as _retry
+from sentdm_async._http.options import check_request_options
+from sentdm_async._http.wire import ErrorEnvelope, error_details
+from sentdm_async.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    SentError,
+    status_error_class,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from multidict import CIMultiDictProxy
+
+    from sentdm_async._http.options import BaseRequestOptions, ClientOptions, RequestOptions
+    from sentdm_async._http.wire import Envelope
+    from sentdm_async._ratelimit.gate import FairGate, Lane
+
+__all__ = ["Transport"]
+
+T = TypeVar("T")
+
+
+logger = logging.getLogger("sentdm_async")
+
+
+_ERROR_DECODER: Final = msgspec.json.Decoder(ErrorEnvelope)
+
+
+_EXCERPT_CHARS: Final = 300
+
+
+_MAX_REDIRECTS: Final = 5
+
+
+_USER_AGENT: Final = "sentdm-async"
+
+
+_REDACTED: Final = "[redacted]"
+
+
+#: Keys shorter than this are not cut out of echoed text (it would mangle ordinary words).
+_MIN_REDACT: Final = 8
+
+
+class _Answer(NamedTuple):
+    """What one attempt read: status, headers and the whole (decoded, capped) body."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+class _Call:
+    """One call's method, URL, headers and body: built once, sent on every attempt."""
+
+    __slots__ = ("body", "headers", "method", "params", "path", "url")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        url: URL,
+        headers: Mapping[str, str],
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.url = url
+        self.headers = headers
+        self.params = params
+        self.body = body
+
+
+def env_proxy(url: URL) -> URL | None:
+    """The proxy for ``url`` from ``HTTP(S)_PROXY``/``ALL_PROXY`` and ``NO_PROXY``, if any.
+
+    The same lookup the official SDK's httpx (and aiohttp's ``trust_env``) makes, done once per
+    client instead of per request. Credentials in the proxy URL are used; ``.netrc`` is not read
+    (the API authenticates by its key, never by basic auth).
+    """
+    host = url.host or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy:
+        return None
+    try:
+        parsed = URL(proxy)
+    except (ValueError, TypeError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise SentError(
+            f"the {url.scheme} proxy from the environment is not a usable http(s) URL; "
+            "fix HTTP(S)_PROXY or pass trust_env=False"
+        )
+    return parsed
+
+
+class _Shared:
+    """What a client and its `with_options` copies share: session, gate, event loop."""
+
+    def __init__(self, session: aiohttp.ClientSession | None, gate: FairGate | None) -> None:
+        self.session = session
+        self.owns_session = session is None
+        self.gate = gate
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+
+
+class Transport:
+    """Sends the calls of one client: one session, one budget, one retry policy.
+
+    Args:
+        api_key: Sent as ``x-api-key``; never logged, never in an error.
+        options: The client's options.
+        gate: The fair-share gate of the shared request budget (built by the rate-limiting
+            layer, which sits above this one), or ``None`` for no client-side limit.
+        session: A caller-owned session (not closed by us); ``None`` to create one.
+        share: The state of another transport to share (`AsyncSent.with_options`).
+        rand: Uniform [0, 1) source for the backoff jitter; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        options: ClientOptions,
+        gate: FairGate | None = None,
+        session: aiohttp.ClientSession | None = None,
+        share: Transport | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._api_key = api_key
+        self.options = options
+        self._shared: _Shared = share._shared if share is not None else _Shared(session, gate)
+        self.budget = self._shared.gate.budget if self._shared.gate is not None else None
+        self._rand = rand
+        self._origin = URL(options.base_url).origin()
+        # Request URLs are the base with its path extended: `with_path` on a parsed base is ~6x
+        # cheaper than parsing ``base_url + path`` per request (a bulk job's hot path), and gives
+        # the same URL for any path without a query or fragment (others take the slow way).
+        self._base = URL(options.base_url, encoded=True)
+        self._base_path = self._base.raw_path.rstrip("/")
+        self._client_timeout = aiohttp.ClientTimeout(total=options.timeout)
+        self._headers: dict[str, str] = {
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+            **options.default_headers,
+            "x-api-key": api_key,
+        }
+        if options.profile_id is not None:
+            self._headers["x-profile-id"] = options.profile_id
+        # Read X-RateLimit-* only when the budget uses them: saves header parsing in bulk jobs.
+        self._observe = self.budget is not None and self.budget.adaptive
+        own_session = self._shared.owns_session  # a caller's session brings its own settings
+        self._proxy = env_proxy(self._base) if options.trust_env and own_session else None
+
+    def derive(self, options: ClientOptions) -> Transport:
+        """Return a transport with other options sharing this one's session, budget and gate."""
+        return Transport(api_key=self._api_key, options=options, share=self, rand=self._rand)
+
+    # -- lifecycle --
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client was closed."""
+        return self._shared.closed
+
+    @property
+    def session_open(self) -> bool:
+        """Whether we created a session that is still open (what `__del__` warns about)."""
+        shared = self._shared
+        return shared.owns_session and shared.session is not None and not shared.session.closed
+
+    def lane(self, name: str, weight: int) -> Lane | None:
+        """Return a new fair-share lane of the budget (``None`` without a budget)."""
+        gate = self._shared.gate
+        return gate.lane(name, weight) if gate is not None else None
+
+    async def acquire(self, lane: Lane | None) -> None:
+        """Take one token for ``lane`` (a watcher takes it before choosing whom to poll)."""
+        gate = self._shared.gate
+        if gate is not None:
+            await gate.acquire(lane)
+
+    def _session(self) -> aiohttp.ClientSession:
+        shared = self._shared
+        if shared.closed:
+            raise SentError("this AsyncSent client is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        if shared.loop is None:
+            shared.loop = loop
+        elif shared.loop is not loop:
+            # aiohttp would fail with raw RuntimeErrors (or worse, hang) on a foreign loop.
+            raise SentError(
+                "an AsyncSent client belongs to the event loop it was first used on; "
+                "create one client per event loop (and per thread)"
+            )
+        session = shared.session
+        if session is None:
+            options = self.options
+            connector = aiohttp.TCPConnector(
+                limit=options.max_connections,
+                limit_per_host=options.max_connections,
+                keepalive_timeout=30.0,
+            )
+            session = shared.session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._client_timeout,
+                # The proxy comes from the environment once, in __init__ (`env_proxy`): with
+                # trust_env=True aiohttp looks it up in a worker thread on every request, which
+                # cost a bulk job about 5x the CPU of the request itself.
+                trust_env=False,
+                # No cookie state: the API is stateless and cookies would be shared across calls.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return session
+
+    async def aclose(self) -> None:
+        """Fail queued callers, close the session if we created it. Idempotent."""
+        shared = self._shared
+        shared.closed = True
+        if shared.gate is not None:
+            await shared.gate.aclose()
+        session = shared.session
+        if session is not None and shared.owns_session and not session.closed:
+            await session.close()
+
+    # -- the call --
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        idempotency_key: str | None = None,
+        options: RequestOptions | BaseRequestOptions | None = None,
+        lane: Lane | None = None,
+        budget_acquired: bool = False,
+    ) -> T:
+        """Make one API call with budget, retries and error mapping; return the decoded ``data``.
+
+        Args:
+            method: HTTP method.
+            path: Path below the base URL, ids already quoted (e.g. ``/v3/messages/abc``).
+            decoder: Decoder of the envelope carrying the expected ``data`` type.
+            params: Query parameters.
+            body: JSON body, already encoded.
+            idempotency_key: Sent as ``Idempotency-Key``, the same on every attempt.
+            options: Per-call options (profile, whole-call timeout, extra headers and query).
+            lane: The consumer's fair-share lane; ``None`` for single calls.
+            budget_acquired: The caller already took this call's first token (the watcher
+                does, to choose which message to poll once a token is free); retries take
+                their own.
+
+        Returns:
+            The envelope's ``data``; ``None`` when ``decoder`` is ``None`` (an endpoint that
+            answers without a body), whatever the 2xx body says.
+
+        Raises:
+            APIStatusError: The API answered with an error status (after retries, if retried).
+            APIResponseValidationError: The body was not the documented envelope, was too big,
+                or a redirect was unusable.
+            APIConnectionError: No usable response after the retries (`APITimeoutError` when
+                an attempt, or the whole call's ``timeout``, ran out).
+            SentError: The client is closed, or used from another event loop.
+        """
+        call = self._prepare(method, path, params, body, idempotency_key, options)
+        timeout: float | None = options.get("timeout") if options else None  # type: ignore[assignment]
+        if timeout is None:
+            return await self._send(call, decoder, lane, budget_acquired)
+        with anyio.move_on_after(timeout):
+            return await self._send(call, decoder, lane, budget_acquired)
+        raise APITimeoutError(
+            f"no answer within timeout={timeout:g}s (budget wait and every attempt included)",
+            method=method,
+            path=path,
+        )
+
+    def _prepare(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        idempotency_key: str | None,
+        options: RequestOptions | BaseRequestOptions | None,
+    ) -> _Call:
+        headers = self._headers
+        if options or idempotency_key is not None or body is not None:
+            headers = dict(headers)
+            if options:
+                check_request_options(options)
+                headers.update(options.get("extra_headers") or {})
+                if "profile_id" in options:
+                    headers["x-profile-id"] = options["profile_id"]
+                extra_query = options.get("extra_query")
+                if extra_query:
+                    params = {**(params or {}), **extra_query}
+            if idempotency_key is not None:
+                headers["Idempotency-Key"] = idempotency_key
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+        if "?" in path or "#" in path:
+            url = URL(self.options.base_url + path, encoded=True)
+        else:
+            url = self._base.with_path(self._base_path + path, encoded=True)
+        return _Call(method, path, url, headers, params, body)
+
+    async def _send(
+        self,
+        call: _Call,
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
+        lane: Lane | None,
+        acquired: bool,
+    ) -> T:
+        gate = self._shared.gate
+        options = self.options
+        retries = 0
+        while True:
+            if gate is not None and not acquired:
+                await gate.acquire(lane)
+            acquired = False
+            answer = await self._attempt(call)
+            if isinstance(answer, _Answer):
+                if 200 <= answer.status < 300:
+                    return self._decode(decoder, answer, call)
+                status_error = self._status_error(answer, call)
+                error: APIConnectionError | APIStatusError = status_error
+                decision = _retry.decide(
+                    status=answer.status,
+                    code=status_error.code,
+                    retry_after=status_error.retry_after,
+                    should_retry_header=answer.headers.get("x-should-retry"),
+                    retries_taken=retries,
+                    max_retries=options.max_retries,
+                    max_retry_after=options.max_retry_after,
+                    has_budget=gate is not None,
+                    rand=self._rand,
+                )
+            else:
+                error = answer
+                decision = _retry.decide(
+                    status=None,
+                    retries_taken=retries,
+                    max_retries=options.max_retries,
+                    max_retry_after=options.max_retry_after,
+                    has_budget=gate is not None,
+                    rand=self._rand,
+                )
+            if decision.pause and gate is not None:
+                await gate.budget.pause(decision.pause)
+            if not decision.retry or self._shared.closed:
+                raise error
+            retries += 1
+            logger.info(
+                "%s %s: %s; retry %d in %.2fs",
+                call.method,
+                call.path,
+                error.__class__.__name__,
+                retries,
+                decision.delay or decision.pause,
+            )
+            if decision.delay:
+                await _retry.sleep(decision.delay)
+
+    async def _attempt(self, call: _Call) -> _Answer | APIConnectionError:
+        """Send once and read the answer; a failed connection is returned, not raised."""
+        session = self._session()
+        url = call.url
+        failure: APIConnectionError
+        try:
+            for _ in range(_MAX_REDIRECTS + 1):
+                async with session.request(
+                    call.method,
+                    url,
+                    params=call.params,
+                    data=call.body,
+                    headers=call.headers,
+                    allow_redirects=False,
+                    proxy=self._proxy,
+                    # Never let a caller-owned session's raise_for_status=True turn a 404 into a
+                    # connection error that is then retried.
+                    raise_for_status=False,
+                    timeout=self._client_timeout,
+                ) as resp:
+                    headers = resp.headers
+                    if self._observe:
+                        await self._observe_headers(headers)
+                    if 300 <= resp.status < 400:
+                        url = self._redirect_target(call, url, resp.status, headers)
+                        continue
+                    return _Answer(resp.status, headers, await self._read(resp, call))
+            raise APIResponseValidationError(
+                f"more than {_MAX_REDIRECTS} redirects", status_code=resp.status, method=call.method
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = self._connection_error(exc, call)
+        except RuntimeError as exc:  # aiohttp: "Session is closed" after aclose()
+            if not self._shared.closed:
+                raise
+            failure = APIConnectionError(
+                f"the client was closed during the call ({exc})", method=call.method, path=call.path
+            )
+        # Returned outside the except blocks, so the error has no __context__ to leak headers.
+        return failure
+
+    async def _observe_headers(self, headers: Mapping[str, str]) -> None:
+        budget = self.budget
+        if budget is not None:
+            limit, remaining, reset_after = _retry.parse_rate_limit(headers)
+            await budget.observe(limit=limit, remaining=remaining, reset_after=reset_after)
+
+    async def _read(self, resp: aiohttp.ClientResponse, call: _Call) -> bytes:
+        """Read the body, counting the bytes after decompression against the cap.
+
+        ``Content-Length`` counts compressed bytes: a 510 KiB gzip body can decode to 512 MiB.
+        aiohttp decodes incrementally as the stream is read, so reading chunk by chunk and
+        stopping at the cap bounds memory for every encoding it decodes (gzip, deflate, and br
+        or zstd when installed). Only an unencoded body of a known, small length is read whole.
+        """
+        limit = self.options.max_response_bytes
+        length = resp.content_length
+        encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if length is not None and length <= limit and not encoded:
+            return await resp.read()
+        if length is None or length <= limit:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    break
+                chunks.append(chunk)
+            else:
+                return b"".join(chunks)
+        raise APIResponseValidationError(
+            f"response body is larger than max_response_bytes={limit}",
+            status_code=resp.status,
+            request_id=self._redact_optional(resp.headers.get("x-request-id")),
+            method=call.method,
+            path=call.path,
+        )
+
+    def _redirect_target(
+        self, call: _Call, url: URL, status: int, headers: Mapping[str, str]
+    ) -> URL:
+        location = headers.get("Location")
+        problem = "a redirect without Location"
+        if location is not None:
+            try:
+                target = url.join(URL(location))
+                origin = target.origin()
+            except (ValueError, TypeError, UnicodeError):
+                # yarl raises these for "http://[::1", a port over 65535, a bad IDNA host...
+                problem = f"a redirect to an unusable Location {self._redact(location)[:200]!r}"
+            else:
+                if origin == self._origin:
+                    return target
+                # Never carry x-api-key to another host or scheme; the v3 API does not redirect.
+                problem = (
+                    f"refused a redirect to another origin ({origin}); "
+                    "the API key is only sent to the configured base URL"
+                )
+        raise APIResponseValidationError(
+            problem,
+            status_code=status,
+            request_id=self._redact_optional(headers.get("x-request-id")),
+            method=call.method,
+            path=call.path,
+        )
+
+    def _connection_error(self, exc: BaseException, call: _Call) -> APIConnectionError:
+        if isinstance(exc, TimeoutError):
+            return APITimeoutError(
+                f"no response within timeout={self.options.timeout:g}s ({exc.__class__.__name__})",
+                method=call.method,
+                path=call.path,
+            )
+        text = self._redact(f"{exc.__class__.__name__}: {exc}")
+        return APIConnectionError(text, method=call.method, path=call.path)
+
+    def _redact(self, text: str) -> str:
+        key = self._api_key
+        return text.replace(key, _REDACTED) if len(key) >= _MIN_REDACT else text
+
+    def _redact_optional(self, text: str | None) -> str | None:
+        """`_redact` for the error fields a server may leave out (code, doc_url, request_id)."""
+        return None if text is None else self._redact(text)
+
+    def _excerpt(self, body: bytes) -> str:
+        text = body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+        text = self._redact(" ".join(text.split()))
+        return text[:_EXCERPT_CHARS] + ("…" if len(text) > _EXCERPT_CHARS else "")
+
+    def _decode(
+        self, decoder: msgspec.json.Decoder[Envelope[T]] | None, answer: _Answer, call: _Call
+    ) -> T:
+        status, headers, raw = answer
+        if decoder is None:
+            return None  # type: ignore[return-value]  # an endpoint without a body (a delete)
+        try:
+            envelope = decoder.decode(raw)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
+            what = "empty body" if not raw else f"body is not the documented envelope ({exc})"
+            envelope = None
+        if envelope is not None and envelope.data is not None:
+            return envelope.data
+        request_id = headers.get("x-request-id")
+        if envelope is not None:
+            if envelope.meta is not None and envelope.meta.request_id:
+                request_id = envelope.meta.request_id
+            if envelope.success is False and envelope.error is not None:
+                # A 2xx that says it failed: surface the API's error rather than "no data".
+                detail = envelope.error
+                raise status_error_class(status if status >= 400 else 500)(
+                    self._redact(detail.message or "the API reported a failure"),
+                    status_code=status,
+                    code=self._redact_optional(detail.code),
+                    details=error_details(detail.details, self._redact),
+                    doc_url=self._redact_optional(detail.doc_url),
+                    request_id=self._redact_optional(request_id),
+                    method=call.method,
+                    path=call.path,
+                )
+            what = (
+                "204 No Content where data was expected"
+                if status == 204
+                else "success response without data"
+            )
+        raise APIResponseValidationError(
+            self._redact(what),
+            status_code=status,
+            body_excerpt=self._excerpt(raw),
+            request_id=self._redact_optional(request_id),
+            method=call.method,
+            path=call.path,
+        )
+
+    def _status_error(self, answer: _Answer, call: _Call) -> APIStatusError:
+        status, headers, raw = answer
+        code = message = doc_url = request_id = None
+        details: Any = None
+        try:
+            envelope = _ERROR_DECODER.decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            envelope = None
+        if envelope is not None:
+            if envelope.error is not None:
+                code = envelope.error.code
+                message = envelope.error.message
+                details = envelope.error.details
+                doc_url = envelope.error.doc_url
+            if envelope.meta is not None:
+                request_id = envelope.meta.request_id
+        if message is None:
+            excerpt = self._excerpt(raw)
+            message = f"HTTP {status}" + (f" with body: {excerpt}" if excerpt else " with no body")
+        return status_error_class(status)(
+            self._redact(message),
+            status_code=status,
+            retry_after=_retry.parse_retry_after(headers),
+            code=self._redact_optional(code),
+            details=error_details(details, self._redact),
+            doc_url=self._redact_optional(doc_url),
+            request_id=self._redact_optional(request_id or headers.get("x-request-id")),
+            method=call.method,
+            path=call.path,
+        )

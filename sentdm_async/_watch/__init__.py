@@ -1,0 +1,1 @@
+"""Watching messages until they finish: one scheduler, one budget, pushes and polls."""

@@ -1,0 +1,110 @@
+"""The API's results as msgspec Structs, one module per resource family.
+
+Each module holds the models of one family (as the official SDK lays them out); this package
+re-exports them all, with `dec_hook` and `json_decoder` (the one way to build a decoder that reads
+the API's timestamps).
+"""
+
+from sentdm_async.types._decode import dec_hook as dec_hook
+from sentdm_async.types._decode import json_decoder as json_decoder
+from sentdm_async.types.channels import VoiceCallbackTest as VoiceCallbackTest
+from sentdm_async.types.channels import VoiceNumber as VoiceNumber
+from sentdm_async.types.channels import VoiceNumberCreated as VoiceNumberCreated
+from sentdm_async.types.channels import VoiceSecret as VoiceSecret
+from sentdm_async.types.contacts import ChannelScore as ChannelScore
+from sentdm_async.types.contacts import Contact as Contact
+from sentdm_async.types.contacts import ContactMessageSummary as ContactMessageSummary
+from sentdm_async.types.contacts import ContactPage as ContactPage
+from sentdm_async.types.me import Me as Me
+from sentdm_async.types.messages import FAILURE_STATUSES as FAILURE_STATUSES
+from sentdm_async.types.messages import INBOUND_TERMINAL as INBOUND_TERMINAL
+from sentdm_async.types.messages import SUCCESS_STATUSES as SUCCESS_STATUSES
+from sentdm_async.types.messages import TERMINAL_STATUSES as TERMINAL_STATUSES
+from sentdm_async.types.messages import Activity as Activity
+from sentdm_async.types.messages import ActivityFailure as ActivityFailure
+from sentdm_async.types.messages import ActivityLog as ActivityLog
+from sentdm_async.types.messages import ActivityOk as ActivityOk
+from sentdm_async.types.messages import ActivityResult as ActivityResult
+from sentdm_async.types.messages import Button as Button
+from sentdm_async.types.messages import HeaderMedia as HeaderMedia
+from sentdm_async.types.messages import Media as Media
+from sentdm_async.types.messages import Message as Message
+from sentdm_async.types.messages import MessageBody as MessageBody
+from sentdm_async.types.messages import MessagePage as MessagePage
+from sentdm_async.types.messages import Recipient as Recipient
+from sentdm_async.types.messages import SendResult as SendResult
+from sentdm_async.types.messages import StatusEvent as StatusEvent
+from sentdm_async.types.messages import WatchEvent as WatchEvent
+from sentdm_async.types.numbers import NumberLookup as NumberLookup
+from sentdm_async.types.profiles import Campaign as Campaign
+from sentdm_async.types.profiles import Profile as Profile
+from sentdm_async.types.shared import Pagination as Pagination
+from sentdm_async.types.templates import Template as Template
+from sentdm_async.types.templates import TemplatePage as TemplatePage
+from sentdm_async.types.users import User as User
+from sentdm_async.types.voice import Call as Call
+from sentdm_async.types.voice import CallPage as CallPage
+from sentdm_async.types.voice import CallParticipant as CallParticipant
+from sentdm_async.types.voice import CallParty as CallParty
+from sentdm_async.types.voice import CallRecording as CallRecording
+from sentdm_async.types.voice import CallRecordings as CallRecordings
+from sentdm_async.types.voice import CallTimelineEntry as CallTimelineEntry
+from sentdm_async.types.voice import VoiceToken as VoiceToken
+from sentdm_async.types.webhooks import EventType as EventType
+from sentdm_async.types.webhooks import Webhook as Webhook
+from sentdm_async.types.webhooks import WebhookDelivery as WebhookDelivery
+from sentdm_async.types.webhooks import WebhookDeliveryPage as WebhookDeliveryPage
+from sentdm_async.types.webhooks import WebhookPage as WebhookPage
+
+__all__ = [
+    "FAILURE_STATUSES",
+    "INBOUND_TERMINAL",
+    "SUCCESS_STATUSES",
+    "TERMINAL_STATUSES",
+    "Activity",
+    "ActivityFailure",
+    "ActivityLog",
+    "ActivityOk",
+    "ActivityResult",
+    "Button",
+    "Call",
+    "CallPage",
+    "CallParticipant",
+    "CallParty",
+    "CallRecording",
+    "CallRecordings",
+    "CallTimelineEntry",
+    "Campaign",
+    "ChannelScore",
+    "Contact",
+    "ContactMessageSummary",
+    "ContactPage",
+    "EventType",
+    "HeaderMedia",
+    "Me",
+    "Media",
+    "Message",
+    "MessageBody",
+    "MessagePage",
+    "NumberLookup",
+    "Pagination",
+    "Profile",
+    "Recipient",
+    "SendResult",
+    "StatusEvent",
+    "Template",
+    "TemplatePage",
+    "User",
+    "VoiceCallbackTest",
+    "VoiceNumber",
+    "VoiceNumberCreated",
+    "VoiceSecret",
+    "VoiceToken",
+    "WatchEvent",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookPage",
+    "dec_hook",
+    "json_decoder",
+]

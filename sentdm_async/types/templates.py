@@ -13,17 +13,25 @@ __all__ = ["Template", "TemplatePage"]
 
 
 class Template(msgspec.Struct, frozen=True, kw_only=True):
-    """A message template; ``definition`` is kept as sent (header, body, footer, buttons)."""
+    """A message template (``status``: DRAFT, PENDING, APPROVED, REJECTED, ...).
 
+    ``definition`` (header, body, footer, buttons) is kept as the API sends it, when it does.
+    """
+
+    customer_id: str | None = None
     id: str | None = None
+    auto_reply_action: str | None = None
+    category: str | None = None
+    channels: list[str] | None = None
+    created_at: AwareDatetime | None = None
+    is_published: bool | None = None
+    language: str | None = None
     name: str | None = None
     display_name: str | None = None
-    category: str | None = None
-    language: str | None = None
     status: str | None = None
-    definition: dict[str, Any] | None = None
-    created_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
+    variables: list[str] | None = None
+    definition: dict[str, Any] | None = None
 
 
 class TemplatePage(msgspec.Struct, frozen=True, kw_only=True):

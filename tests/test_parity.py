@@ -14,7 +14,9 @@ maps exactly those and nothing else.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, Literal
 
 import pytest
@@ -43,7 +45,16 @@ _CONVERSATION = "conversation_messages_list.Message"
 _ID = "ids stay required: a record without its id cannot be used, so it fails to decode"
 _MONEY = "money as exact Decimal (the wire's decimal string or number, never a binary float)"
 
-# The README's migration table in data form: each row is mapped by the harness, nothing else is.
+# The README's migration table ("Moving from the official SDK") in data form: each entry is mapped
+# by the harness, nothing else is; README_ROWS names the table row that tells users about it.
+README_ROWS: Final[dict[Kind, str]] = {
+    "envelope": "results",
+    "positional": "a profile id in the path",
+    "page": "paged lists",
+    "required": "ids of a result",
+    "rename": "`from` of an activity",
+    "decimal": "prices",
+}
 DIFFERENCES: Final = (
     Difference("envelope", "*", "data", "ours returns the envelope's `data`, no `.data`"),
     Difference("positional", "*", "profile_id", "the profile id in a path is positional-only"),
@@ -132,6 +143,14 @@ def test_known_gaps_name_real_methods() -> None:
     """Every known gap names an SDK method and a row of the check."""
     names = {method.name for method in METHODS}
     assert all(name in names and row in ROWS for name, row in KNOWN_GAPS)
+
+
+def test_every_difference_is_a_row_of_the_readme_migration_table() -> None:
+    """Each deliberate difference the harness maps is a row users read in the README."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Moving from the official SDK", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| ([^|]+?) \|", table, flags=re.MULTILINE))
+    assert {README_ROWS[row.kind] for row in DIFFERENCES} <= rows
 
 
 @pytest.mark.parametrize("name", _cases("present"))

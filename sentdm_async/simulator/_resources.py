@@ -373,14 +373,13 @@ class ResourceRoutes:
         record = {
             "id": template_id,
             "name": f"template_{template_id[:8]}",
-            "display_name": None,
             "category": req.body.get("category") or "UTILITY",
             "language": req.body.get("language") or "en_US",
             "status": "PENDING" if req.body.get("submit_for_review") else "DRAFT",
             "customer_id": self._sim.customer_id,
             "channels": ["sms", "whatsapp"],
             "is_published": False,
-            "definition": req.body["definition"],
+            "variables": [],
             "created_at": stamp,
             "updated_at": stamp,
         }
@@ -399,7 +398,7 @@ class ResourceRoutes:
             )
         self._check_definition(req.body)
         changed: dict[str, Any] = {
-            k: req.body[k] for k in ("definition", "category", "language") if k in req.body
+            k: req.body[k] for k in ("name", "category", "language") if k in req.body
         }
         record = {**record, **changed, "updated_at": now()}
         if req.body.get("submit_for_review"):
@@ -615,9 +614,7 @@ class ResourceRoutes:
         digit = int(phone[-1])
         return 200, {
             "phone_number": phone,
-            "format_e164": phone,
             "country_code": "1" if phone.startswith("+1") else phone[1:3],
-            "region_code": "US" if phone.startswith("+1") else None,
             "carrier_name": ("Verizon Wireless", "T-Mobile USA", "AT&T Wireless")[digit % 3],
             "mobile_country_code": "310" if phone.startswith("+1") else None,
             "mobile_network_code": ("004", "260", "410")[digit % 3]

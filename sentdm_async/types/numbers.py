@@ -22,5 +22,3 @@ class NumberLookup(msgspec.Struct, frozen=True, kw_only=True):
     mobile_country_code: str | None = None
     mobile_network_code: str | None = None
     phone_number: str | None = None
-    format_e164: str | None = None
-    region_code: str | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from sentdm_async.types._decode import AwareDatetime
@@ -15,7 +13,8 @@ __all__ = ["Template", "TemplatePage"]
 class Template(msgspec.Struct, frozen=True, kw_only=True):
     """A message template (``status``: DRAFT, PENDING, APPROVED, REJECTED, ...).
 
-    ``definition`` (header, body, footer, buttons) is kept as the API sends it, when it does.
+    ``channels``: where it can be sent; ``variables``: its variable names; ``auto_reply_action``:
+    what a reply to it does.
     """
 
     customer_id: str | None = None
@@ -27,11 +26,9 @@ class Template(msgspec.Struct, frozen=True, kw_only=True):
     is_published: bool | None = None
     language: str | None = None
     name: str | None = None
-    display_name: str | None = None
     status: str | None = None
     updated_at: AwareDatetime | None = None
     variables: list[str] | None = None
-    definition: dict[str, Any] | None = None
 
 
 class TemplatePage(msgspec.Struct, frozen=True, kw_only=True):

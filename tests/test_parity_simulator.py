@@ -17,6 +17,8 @@ import sent_dm
 from .conftest import API_KEY
 
 if TYPE_CHECKING:
+    from sent_dm.types.profiles import CampaignDataParam
+
     from sentdm_async.simulator import Simulator
 
 
@@ -57,7 +59,7 @@ async def _answers(sdk: sent_dm.AsyncSent, sim: Simulator) -> dict[str, Any]:
     profile = await sdk.profiles.create(name="Shop")
     assert profile.data is not None
     assert profile.data.id is not None
-    campaign = {
+    campaign: CampaignDataParam = {
         "name": "c",
         "description": "d",
         "type": "t",
@@ -86,7 +88,7 @@ async def _answers(sdk: sent_dm.AsyncSent, sim: Simulator) -> dict[str, Any]:
         "profiles.list": await sdk.profiles.list(),
         "profiles.campaigns.create": await sdk.profiles.campaigns.create(
             profile.data.id, campaign=campaign
-        ),  # type: ignore[arg-type]
+        ),
         "profiles.campaigns.list": await sdk.profiles.campaigns.list(profile.data.id),
         "profiles.complete": await sdk.profiles.complete(
             profile.data.id, web_hook_url="https://hooks.example.com/p"

@@ -51,7 +51,7 @@ from sentdm_async.resources.numbers import Numbers
 from sentdm_async.resources.profiles import Profiles
 from sentdm_async.resources.templates import Templates
 from sentdm_async.resources.users import Users
-from sentdm_async.resources.voice import Calls
+from sentdm_async.resources.voice import Voice
 from sentdm_async.resources.webhooks import Webhooks
 from sentdm_async.types.messages import TERMINAL_STATUSES, Activity
 
@@ -408,8 +408,8 @@ class AsyncSent:
         self.numbers = Numbers(transport)
         #: Senders (``channels.voice``).
         self.channels = Channels(transport)
-        #: Voice calls, recordings and participants.
-        self.calls = Calls(transport)
+        #: Voice calls (``voice.calls``, with recordings and participants) and ``voice.tokens``.
+        self.voice = Voice(transport)
 
     def with_options(
         self,

@@ -116,7 +116,7 @@ def result_line(result: ActivityResult) -> dict[str, Any]:
         "message_id": message_id,
         "ok": True,
         "status": latest.status if latest is not None else None,
-        "activities": log.activities,
+        "activities": log.activities or [],
     }
 
 

@@ -54,6 +54,7 @@ def shape(
     return pytest.param(call, method, path, query or {}, body, data, status, id=name)
 
 
+CALLS = "/v3/voice/calls"
 SHAPES = [
     # contacts
     shape("contacts.create", lambda c: c.contacts.create(phone_number="+15551230000"),
@@ -108,19 +109,20 @@ SHAPES = [
     shape("profiles.retrieve", lambda c: c.profiles.retrieve(PID), "GET", f"/v3/profiles/{PID}"),
     shape("profiles.update", lambda c: c.profiles.update(PID, description="d"), "PATCH",
           f"/v3/profiles/{PID}", body={"description": "d"}),
-    shape("profiles.list", lambda c: c.profiles.list(), "GET", "/v3/profiles", data=[]),
+    shape("profiles.list", lambda c: c.profiles.list(), "GET", "/v3/profiles",
+          data={"profiles": []}),
     shape("profiles.delete", lambda c: c.profiles.delete(PID), "DELETE", f"/v3/profiles/{PID}",
           body={}, status=204),
     shape("profiles.complete", lambda c: c.profiles.complete(PID), "POST",
           f"/v3/profiles/{PID}/complete", body={}),
     shape("profiles.campaigns.create",
           lambda c: c.profiles.campaigns.create(PID, campaign={"use_cases": [{}]}), "POST",
-          f"/v3/profiles/{PID}/campaigns", body={"campaign": {"use_cases": [{}]}}, status=201),
+          f"/v3/profiles/{PID}/campaigns", body={"campaign": {"useCases": [{}]}}, status=201),
     shape("profiles.campaigns.update",
           lambda c: c.profiles.campaigns.update(PID, UID, campaign={"name": "n"}), "PUT",
           f"/v3/profiles/{PID}/campaigns/{UID}", body={"campaign": {"name": "n"}}),
     shape("profiles.campaigns.list", lambda c: c.profiles.campaigns.list(PID), "GET",
-          f"/v3/profiles/{PID}/campaigns", data={"campaigns": []}),
+          f"/v3/profiles/{PID}/campaigns", data=[]),
     shape("profiles.campaigns.delete", lambda c: c.profiles.campaigns.delete(PID, UID), "DELETE",
           f"/v3/profiles/{PID}/campaigns/{UID}", body={}, status=204),
     # users, me, numbers
@@ -149,36 +151,40 @@ SHAPES = [
           "PATCH", "/v3/channels/voice/%2B15550100001", body={"status": "INACTIVE"}),
     shape("channels.voice.list", lambda c: c.channels.voice.list(), "GET", "/v3/channels/voice",
           data=[]),
-    shape("channels.voice.create_token",
-          lambda c: c.channels.voice.create_token(identity="u1", ttl=60),
-          "POST", "/v3/channels/voice/tokens", body={"identity": "u1", "ttl": 60}, status=201),
+    shape("voice.tokens.create", lambda c: c.voice.tokens.create(identity="u1", ttl=60),
+          "POST", "/v3/voice/tokens", body={"identity": "u1", "ttl": 60}, status=201),
     shape("channels.voice.rotate_secret", lambda c: c.channels.voice.rotate_secret("+15550100001"),
           "POST", "/v3/channels/voice/%2B15550100001/rotate-secret", body={}),
     shape("channels.voice.test", lambda c: c.channels.voice.test("+15550100001", sandbox=True),
           "POST", "/v3/channels/voice/%2B15550100001/test", body={"sandbox": True}),
-    # calls
-    shape("calls.retrieve", lambda c: c.calls.retrieve(UID), "GET", f"/v3/calls/{UID}"),
-    shape("calls.list_page", lambda c: c.calls.list_page(status="completed", number="+15550100001"),
-          "GET", "/v3/calls", query={"page": "1", "status": "completed", "number": "+15550100001"},
+    # voice.calls
+    shape("voice.calls.retrieve", lambda c: c.voice.calls.retrieve(UID), "GET",
+          f"{CALLS}/{UID}"),
+    shape("voice.calls.list_page",
+          lambda c: c.voice.calls.list_page(status="completed", number="+15550100001"),
+          "GET", CALLS, query={"page": "1", "status": "completed", "number": "+15550100001"},
           data=PAGE),
-    shape("calls.hangup", lambda c: c.calls.hangup(UID), "POST", f"/v3/calls/{UID}/hangup",
-          body={}, status=204),
-    shape("calls.list_recordings", lambda c: c.calls.list_recordings(UID), "GET",
-          f"/v3/calls/{UID}/recordings"),
-    shape("calls.record", lambda c: c.calls.record(UID, action="start"), "POST",
-          f"/v3/calls/{UID}/recordings", body={"action": "start"}, status=204),
-    shape("calls.participants.list", lambda c: c.calls.participants.list(UID), "GET",
-          f"/v3/calls/{UID}/participants", data=[]),
-    shape("calls.participants.add",
-          lambda c: c.calls.participants.add(UID, to={"number": "+15550100009"}), "POST",
-          f"/v3/calls/{UID}/participants", body={"to": {"number": "+15550100009"}}, status=201),
-    shape("calls.participants.update",
-          lambda c: c.calls.participants.update(PID, id=UID, muted=True), "PATCH",
-          f"/v3/calls/{UID}/participants/{PID}", body={"muted": True}, status=204),
-    shape("calls.participants.remove", lambda c: c.calls.participants.remove(PID, id=UID),
-          "DELETE", f"/v3/calls/{UID}/participants/{PID}", body={}, status=204),
-    shape("calls.participants.remove_all", lambda c: c.calls.participants.remove_all(UID),
-          "DELETE", f"/v3/calls/{UID}/participants", body={}, status=204),
+    shape("voice.calls.hangup", lambda c: c.voice.calls.hangup(UID), "POST",
+          f"{CALLS}/{UID}/hangup", body={}, status=204),
+    shape("voice.calls.list_recordings", lambda c: c.voice.calls.list_recordings(UID), "GET",
+          f"{CALLS}/{UID}/recordings"),
+    shape("voice.calls.record", lambda c: c.voice.calls.record(UID, action="start"), "POST",
+          f"{CALLS}/{UID}/recordings", body={"action": "start"}, status=204),
+    shape("voice.calls.participants.list", lambda c: c.voice.calls.participants.list(UID), "GET",
+          f"{CALLS}/{UID}/participants", data=[]),
+    shape("voice.calls.participants.add",
+          lambda c: c.voice.calls.participants.add(UID, to={"kind": "number", "value": "+1555"}),
+          "POST", f"{CALLS}/{UID}/participants",
+          body={"to": {"kind": "number", "value": "+1555"}}, status=201),
+    shape("voice.calls.participants.update",
+          lambda c: c.voice.calls.participants.update(PID, id=UID, muted=True), "PATCH",
+          f"{CALLS}/{UID}/participants/{PID}", body={"muted": True}, status=204),
+    shape("voice.calls.participants.remove",
+          lambda c: c.voice.calls.participants.remove(PID, id=UID),
+          "DELETE", f"{CALLS}/{UID}/participants/{PID}", body={}, status=204),
+    shape("voice.calls.participants.remove_all",
+          lambda c: c.voice.calls.participants.remove_all(UID),
+          "DELETE", f"{CALLS}/{UID}/participants", body={}, status=204),
 ]  # fmt: skip
 
 _MUTATING = {"POST", "PUT", "PATCH"}
@@ -236,11 +242,11 @@ async def test_idempotency_key_given_is_sent(mock_http: aioresponses) -> None:
     [
         pytest.param(lambda c: c.contacts.retrieve(""), InvalidIdError, id="empty-id"),
         pytest.param(lambda c: c.users.retrieve(".."), InvalidIdError, id="dot-dot-id"),
-        pytest.param(lambda c: c.calls.retrieve(5), TypeError, id="int-id"),
+        pytest.param(lambda c: c.voice.calls.retrieve(5), TypeError, id="int-id"),
         pytest.param(lambda c: c.contacts.create(phone_number=5), TypeError, id="int-phone"),
         pytest.param(lambda c: c.templates.create(definition=[1]), TypeError, id="list-definition"),
         pytest.param(lambda c: c.templates.list_page(page=0), ValueError, id="page-0"),
-        pytest.param(lambda c: c.calls.list_page(status=3), TypeError, id="int-filter"),
+        pytest.param(lambda c: c.voice.calls.list_page(status=3), TypeError, id="int-filter"),
         pytest.param(
             lambda c: c.messages.list_page(from_=datetime(2026, 1, 1)), ValueError, id="naive-from"
         ),
@@ -254,7 +260,9 @@ async def test_idempotency_key_given_is_sent(mock_http: aioresponses) -> None:
         pytest.param(
             lambda c: c.channels.voice.update("+15550100001"), ValueError, id="empty-patch"
         ),
-        pytest.param(lambda c: c.calls.record(UID, action="pause"), ValueError, id="bad-action"),
+        pytest.param(
+            lambda c: c.voice.calls.record(UID, action="pause"), ValueError, id="bad-action"
+        ),
         pytest.param(
             lambda c: c.users.invite(email="a@b.io", name="A", role="admin", idempotency_key="a b"),
             ValueError,
@@ -342,7 +350,7 @@ async def test_sandbox_and_idempotent_replay(client: AsyncSent) -> None:
     again = await client.users.invite(email="x@y.io", name="X", role="developer",
                                       idempotency_key="invite-x")  # fmt: skip
     assert again == first
-    assert len(await client.users.list()) == 2
+    assert len((await client.users.list()).items) == 2
 
 
 async def test_messages_cancel_resend_and_list(client: AsyncSent, sim: Simulator) -> None:
@@ -424,8 +432,8 @@ async def test_profiles_and_campaigns_round_trip(client: AsyncSent) -> None:
     assert profile.id is not None
     assert (await client.profiles.retrieve(profile.id)).name == "Shop"
     assert (await client.profiles.update(profile.id, name="Shop 2")).name == "Shop 2"
-    assert [p.id for p in await client.profiles.list()] == [profile.id]
-    assert (await client.profiles.complete(profile.id))["status"] == "SUBMITTED"
+    assert [p.id for p in (await client.profiles.list()).items] == [profile.id]
+    assert (await client.profiles.complete(profile.id)).status == "SUBMITTED"
     with pytest.raises(ConflictError):
         await client.profiles.complete(profile.id)
     with pytest.raises(BadRequestError) as no_use_case:
@@ -449,7 +457,7 @@ async def test_profiles_and_campaigns_round_trip(client: AsyncSent) -> None:
 
 async def test_users_me_and_lookup_round_trip(client: AsyncSent, sim: Simulator) -> None:
     """Invite, change role, remove; the last admin stays; me and number lookup."""
-    (owner,) = await client.users.list()
+    (owner,) = (await client.users.list()).items
     assert owner.role == "admin"
     assert owner.id is not None
     user = await client.users.invite(email="dev@acme.io", name="Dev", role="developer")
@@ -462,11 +470,12 @@ async def test_users_me_and_lookup_round_trip(client: AsyncSent, sim: Simulator)
     with pytest.raises(UnprocessableEntityError):
         await client.users.remove(owner.id)
     await client.users.remove(user.id)
-    assert [u.id for u in await client.users.list()] == [owner.id]
+    assert [u.id for u in (await client.users.list()).items] == [owner.id]
     me = await client.me.retrieve()
     assert me.id == sim.customer_id
     lookup = await client.numbers.lookup("+15551234560")
     assert lookup.phone_number == "+15551234560"
+    assert lookup.carrier_name is not None
     assert lookup.is_valid is True
     with pytest.raises(BadRequestError) as bad:
         await client.numbers.lookup("12345")
@@ -476,7 +485,7 @@ async def test_users_me_and_lookup_round_trip(client: AsyncSent, sim: Simulator)
 async def test_voice_numbers_round_trip(client: AsyncSent) -> None:
     """Enable voice on numbers, move the default line, rotate the secret, mint a token, test."""
     with pytest.raises(BadRequestError):
-        await client.channels.voice.create_token(identity="agent-1", number="oops")
+        await client.voice.tokens.create(identity="agent-1", number="oops")
     first = await client.channels.voice.create(callback_url="https://voice.acme.io/cb",
                                                number="+15550100001")  # fmt: skip
     assert first.callback_secret is not None
@@ -497,11 +506,11 @@ async def test_voice_numbers_round_trip(client: AsyncSent) -> None:
     assert [n.number for n in await client.channels.voice.list()] == ["+15550100001", second.number]
     rotated = await client.channels.voice.rotate_secret("+15550100001")
     assert rotated.callback_secret not in {None, first.callback_secret}
-    token = await client.channels.voice.create_token(identity="agent-1", ttl=120)
+    token = await client.voice.tokens.create(identity="agent-1", ttl=120)
     assert token.number == second.number
-    assert token.ttl == 120
+    assert token.expires_at is not None
     with pytest.raises(BadRequestError) as ttl:
-        await client.channels.voice.create_token(identity="agent-1", ttl=7200)
+        await client.voice.tokens.create(identity="agent-1", ttl=7200)
     assert ttl.value.code == "VALIDATION_005"
     assert (await client.channels.voice.test("+15550100001")).outcome == "ok"
     with pytest.raises(NotFoundError):
@@ -516,36 +525,38 @@ async def test_calls_round_trip(client: AsyncSent, sim: Simulator) -> None:
     voice = sim.resources.voice
     ended = voice.create_call(status="completed", recorded=True)
     live = voice.create_call(status="answered", conference=True)
-    call = await client.calls.retrieve(live)
+    call = await client.voice.calls.retrieve(live)
     assert call.status == "answered"
     assert call.from_ is not None
-    assert call.from_.number == "+15550100001"
-    assert [c.id async for c in client.calls.list(page_size=1)] == [live, ended]
-    assert [c.id async for c in client.calls.list(status="completed")] == [ended]
-    recordings = await client.calls.list_recordings(ended)
+    assert call.from_.value == "+15550100001"
+    assert [c.id async for c in client.voice.calls.list(page_size=1)] == [live, ended]
+    assert [c.id async for c in client.voice.calls.list(status="completed")] == [ended]
+    recordings = await client.voice.calls.list_recordings(ended)
     assert recordings.recordings is not None
     assert len(recordings.recordings) == 1
-    await client.calls.record(live, action="start")
+    await client.voice.calls.record(live, action="start")
     with pytest.raises(ConflictError):
-        await client.calls.record(ended, action="stop")
-    added = await client.calls.participants.add(live, to={"number": "+15550100042"})
+        await client.voice.calls.record(ended, action="stop")
+    added = await client.voice.calls.participants.add(
+        live, to={"kind": "number", "value": "+15550100042"}
+    )
     assert added.id is not None
-    members = await client.calls.participants.list(live)
+    members = await client.voice.calls.participants.list(live)
     assert [p.id for p in members] == [live, added.id]
-    await client.calls.participants.update(added.id, id=live, muted=True)
-    assert [p.muted for p in await client.calls.participants.list(live)] == [False, True]
-    await client.calls.participants.remove(added.id, id=live)
+    await client.voice.calls.participants.update(added.id, id=live, muted=True)
+    assert [p.muted for p in await client.voice.calls.participants.list(live)] == [False, True]
+    await client.voice.calls.participants.remove(added.id, id=live)
     with pytest.raises(NotFoundError):
-        await client.calls.participants.remove(added.id, id=live)
+        await client.voice.calls.participants.remove(added.id, id=live)
     with pytest.raises(ConflictError):
-        await client.calls.participants.list(ended)
-    await client.calls.participants.remove_all(live)
-    assert (await client.calls.retrieve(live)).status == "completed"
+        await client.voice.calls.participants.list(ended)
+    await client.voice.calls.participants.remove_all(live)
+    assert (await client.voice.calls.retrieve(live)).status == "completed"
     ringing = voice.create_call(status="ringing")
-    await client.calls.hangup(ringing)
-    assert (await client.calls.retrieve(ringing)).status == "no_answer"
+    await client.voice.calls.hangup(ringing)
+    assert (await client.voice.calls.retrieve(ringing)).status == "no_answer"
     with pytest.raises(ConflictError) as ended_again:
-        await client.calls.hangup(ringing)
+        await client.voice.calls.hangup(ringing)
     assert ended_again.value.code == "BUSINESS_006"
 
 
@@ -559,9 +570,9 @@ async def test_unexpected_answer_is_a_validation_error(mock_http: aioresponses) 
 
 async def test_pager_stops_at_an_empty_page_without_has_more(mock_http: aioresponses) -> None:
     """With no has_more at all, the pager keeps going until a page comes back empty."""
-    url = re.compile(r"^https://api\.example\.test/v3/calls\?.*$")
+    url = re.compile(r"^https://api\.example\.test/v3/voice/calls\?.*$")
     mock_http.get(url, payload={**OK, "data": {"calls": [{"id": "c1"}]}})
     mock_http.get(url, payload={**OK, "data": {"calls": []}})
     async with AsyncSent(api_key=KEY, base_url=BASE) as client:
-        ids = [c.id async for c in client.calls.list()]
+        ids = [c.id async for c in client.voice.calls.list()]
     assert ids == ["c1"]

@@ -661,7 +661,7 @@ def test_main_simulate_delegates(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--webhook-drop" in out
     assert "sk_test_simulator" in out
     families = {path.split("/")[2] for _, path in Simulator(contacts=0).endpoints()}
-    assert {"messages", "webhooks", "calls", "templates"} <= families
+    assert {"messages", "webhooks", "voice", "templates"} <= families
     flat = " ".join(out.split())
     for family in families:
         assert f"/v3/{family}" in flat

@@ -126,7 +126,7 @@ async def test_small_compressed_body_still_decodes(capped: AsyncSent, sim: Simul
         headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
     )
     log = await capped.messages.retrieve_activities(message_id)
-    assert [a.status for a in log.activities] == ["QUEUED"]
+    assert [a.status for a in log.chronological()] == ["QUEUED"]
 
 
 # -- 2. deep nesting ---------------------------------------------------------------------------

@@ -43,6 +43,7 @@ def test_seed_page_decodes_exactly() -> None:
     assert envelope.meta is not None
     assert envelope.meta.request_id == "req_7X9zKp2jDw"
     assert log.message_id == "8ba7b830-9dad-11d1-80b4-00c04fd430c8"
+    assert log.activities is not None
     assert [a.status for a in log.activities] == ["DELIVERED", "SENT", "PROCESSED", "QUEUED"]
     first = log.activities[0]
     # .1496327 s is cut to 149632 µs, as the official SDK (pydantic) does; msgspec would round.
@@ -70,6 +71,7 @@ def test_unknown_fields_and_statuses_are_tolerated() -> None:
     )
     log = ACTIVITIES.decode(raw).data
     assert log is not None
+    assert log.activities is not None
     activity = log.activities[0]
     assert activity.status == "TELEPORTED"
     assert not activity.is_terminal
@@ -102,6 +104,7 @@ def test_message_prices_from_numbers_are_exact() -> None:
     assert message.price == Decimal("0.045")
     assert message.active_contact_price == Decimal("0.005")
     assert message.is_terminal
+    assert message.events is not None
     assert message.events[0].status == "SENT"
     assert message.message_body is not None
     assert message.message_body.content == "hi"
@@ -115,7 +118,7 @@ def test_contacts_and_send_result() -> None:
         b'"cursors":null}}',
         type=ContactPage,
     )
-    assert page.contacts[0].channels == ["sms", "whatsapp"]
+    assert page.items[0].channels == ["sms", "whatsapp"]
     assert Contact(id="c").channels == []
     assert page.pagination is not None
     assert page.pagination.has_more is False
@@ -217,22 +220,25 @@ def test_optional_collections_decode_from_null() -> None:
     message = msgspec.json.decode(
         b'{"id":"m","events":null,"message_body":{"buttons":null}}', type=Message
     )
-    assert message.events == []
+    assert message.events is None
     assert message.message_body is not None
     assert message.message_body.buttons is None
     log = msgspec.json.decode(
         b'{"message_id":"m","activities":null}', type=ActivityLog, dec_hook=dec_hook
     )
-    assert log.activities == []
+    assert log.activities is None
     assert log.latest is None
+    assert log.chronological() == []
     result = msgspec.json.decode(
         b'{"status":"QUEUED","recipients":null}', type=SendResult, dec_hook=dec_hook
     )
+    assert result.recipients is None
     assert result.message_ids == []
     page = msgspec.json.decode(
         b'{"contacts":null,"pagination":null}', type=ContactPage, dec_hook=dec_hook
     )
-    assert page.contacts == []
+    assert page.contacts is None
+    assert page.items == []
 
 
 def test_message_body_reads_mms_media_header_media_and_subject() -> None:

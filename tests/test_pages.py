@@ -125,7 +125,7 @@ async def test_pager_pages_yields_page_models(paged: tuple[PagedServer, AsyncSen
     """``pages()`` yields the page models, whose items are exactly what the pager yields."""
     server, client = paged
     pages = [page async for page in client.contacts.list(page_size=PAGE_SIZE).pages()]
-    ids = [contact.id for page in pages for contact in page.contacts]
+    ids = [contact.id for page in pages for contact in page.items]
     if server.mode == "ignore":
         assert ids == ["c0", "c1"]
     else:

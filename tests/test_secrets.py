@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 #: The part of every sentinel secret that must never be shown (a prefix like ``whsec_`` may).
 HIDDEN = "Zq7S3ntinelBody"
 SENTINEL = f"whsec_{HIDDEN}"
-SECRET_NAME = re.compile(r"secret|token|key|passw|credential", re.IGNORECASE)
+# "key" but not a campaign's help/opt-in "keywords".
+SECRET_NAME = re.compile(r"secret|token|key(?!words)|passw|credential", re.IGNORECASE)
 
 
 def _struct_classes() -> list[type[msgspec.Struct]]:
@@ -59,12 +60,15 @@ def _struct_classes() -> list[type[msgspec.Struct]]:
 STRUCTS = _struct_classes()
 
 
-def _example(t: msgspec.inspect.Type, field: str = "") -> Any:
-    """A builtin value of type ``t``; a str field whose name suggests a secret gets SENTINEL."""
+def _example(t: msgspec.inspect.Type, field: str = "", stack: tuple[type, ...] = ()) -> Any:
+    """A builtin value of type ``t``; a str field whose name suggests a secret gets SENTINEL.
+
+    A Struct met again inside itself (an event type's ``sub_types``) is left ``None``.
+    """
     mi = msgspec.inspect
     if isinstance(t, mi.UnionType):
         types = [x for x in t.types if not isinstance(x, mi.NoneType)]
-        return _example(types[0], field) if types else None
+        return _example(types[0], field, stack) if types else None
     if isinstance(t, mi.StrType):
         return SENTINEL if SECRET_NAME.search(field) else "x"
     if isinstance(t, mi.BoolType):
@@ -79,11 +83,15 @@ def _example(t: msgspec.inspect.Type, field: str = "") -> Any:
         return t.values[0]
     if isinstance(t, (mi.ListType, mi.TupleType, mi.VarTupleType, mi.SetType, mi.FrozenSetType)):
         item = t.item_type if hasattr(t, "item_type") else t.item_types[0]
-        return [_example(item, field)]
+        value = _example(item, field, stack)
+        return [] if value is None else [value]
     if isinstance(t, mi.DictType):
-        return {"k": _example(t.value_type, field)}
+        return {"k": _example(t.value_type, field, stack)}
     if isinstance(t, mi.StructType):
-        return {f.encode_name: _example(f.type, f.name) for f in t.fields}
+        if t.cls in stack:
+            return None
+        inner = (*stack, t.cls)
+        return {f.encode_name: _example(f.type, f.name, inner) for f in t.fields}
     return "x"  # Any and the rest
 
 
@@ -247,12 +255,13 @@ async def test_debug_log_of_real_calls_holds_no_secret(
     log = logging.getLogger("app")
     secrets: list[str] = [API_KEY]
     hook = await client.webhooks.create(endpoint_url="https://example.com/hooks")
+    assert hook.id is not None
     rotated = await client.webhooks.rotate_secret(hook.id)
     fetched = await client.webhooks.retrieve(hook.id)
     listed = [w async for w in client.webhooks.list()]
     number = await client.channels.voice.create(callback_url="https://example.com/cb")
     new_secret = await client.channels.voice.rotate_secret(number.number or "")
-    token = await client.channels.voice.create_token(identity="user-1")
+    token = await client.voice.tokens.create(identity="user-1")
     results: list[object] = [hook, rotated, fetched, listed, number, new_secret, token]
     for result in results:
         log.debug("got %r", result)

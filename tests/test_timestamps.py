@@ -28,7 +28,7 @@ STAMPS = [
 
 def poll(stamp: str) -> datetime:
     body = {"message_id": "m", "activities": [{"status": "SENT", "timestamp": stamp}]}
-    return LOG.decode(json.dumps(body)).activities[0].timestamp
+    return LOG.decode(json.dumps(body)).chronological()[-1].timestamp
 
 
 def push(stamp: str) -> datetime:

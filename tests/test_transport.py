@@ -306,7 +306,7 @@ async def test_send_and_idempotency_key_reused_on_retry(
         await client.aclose()
     assert len(seen) == 3
     assert len(set(seen)) == 1
-    assert len(result.recipients) == 2
+    assert len(result.message_ids) == 2
     assert sim.stats.sends == 2
 
 
@@ -328,7 +328,7 @@ async def test_contacts_paginate_lazily(client: AsyncSent, sim: Simulator) -> No
     assert page.pagination is not None
     assert page.pagination.page == 2
     assert page.pagination.has_more is True
-    assert len(page.contacts) == 100
+    assert len(page.items) == 100
     sim.stats.reset()
     stream = client.contacts.list(page_size=10)
     async for _ in stream:

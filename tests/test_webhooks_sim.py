@@ -33,18 +33,22 @@ async def test_management_round_trip(client: AsyncSent, sim: Simulator) -> None:
     )
     assert created.signing_secret is not None
     assert created.signing_secret.startswith("whsec_")
+    assert created.id is not None
     assert (await client.webhooks.retrieve(created.id)).display_name == "ops"
     assert [w.id async for w in client.webhooks.list()] == [created.id]
     updated = await client.webhooks.update(created.id, retry_count=5, display_name="ops-2")
     assert (updated.retry_count, updated.display_name) == (5, "ops-2")
     assert (await client.webhooks.toggle_status(created.id)).is_active is False
     assert (await client.webhooks.toggle_status(created.id)).is_active is True
+    assert (await client.webhooks.toggle_status(created.id, is_active=True)).is_active is True
     rotated = await client.webhooks.rotate_secret(created.id)
-    assert rotated.signing_secret != created.signing_secret
-    assert await client.webhooks.test(created.id) == {"queued": True}
+    assert rotated.signing_secret not in {None, created.signing_secret}
+    assert (await client.webhooks.retrieve(created.id)).signing_secret == rotated.signing_secret
+    assert (await client.webhooks.test(created.id, event_type="message.sent")).success is True
     assert (await client.webhooks.list_events(created.id)).events == []
-    families = {t.name for t in await client.webhooks.list_event_types()}
-    assert {"message", "contact", "templates"} <= families
+    kinds = (await client.webhooks.list_event_types()).items
+    assert {"message", "contact", "templates"} <= {t.name for t in kinds}
+    assert all(sub.name is not None for t in kinds for sub in t.sub_types or [])
     await client.webhooks.delete(created.id)
     with pytest.raises(NotFoundError):
         await client.webhooks.retrieve(created.id)
@@ -67,6 +71,7 @@ async def test_refused_update_changes_nothing(client: AsyncSent) -> None:
     created = await client.webhooks.create(
         endpoint_url="https://example.test/hooks", display_name="ops"
     )
+    assert created.id is not None
     with pytest.raises(BadRequestError) as info:
         await client.webhooks.update(created.id, display_name="ops-2", retry_count=9)
     assert info.value.details is not None
@@ -179,6 +184,7 @@ async def test_failing_endpoint_is_retried_then_disabled(fast_sim: Simulator) ->
         endpoint = await client.webhooks.create(
             endpoint_url=str(server.make_url("/hooks")), retry_count=1
         )
+        assert endpoint.id is not None
         fast_sim.create_messages(4, outcome="delivered")  # about 5 events each
         with anyio.fail_after(30):
             while (await client.webhooks.retrieve(endpoint.id)).is_active:  # noqa: ASYNC110 - polls the API
@@ -188,6 +194,6 @@ async def test_failing_endpoint_is_retried_then_disabled(fast_sim: Simulator) ->
         await asyncio.sleep(0.5)
         log = await client.webhooks.list_events(endpoint.id)
     assert hits == settled
-    assert len(log.events) >= AUTO_DISABLE_AFTER  # plus those in flight when it was disabled
-    assert all(e.delivery_status == "FAILED" and e.delivery_attempts == 2 for e in log.events)
+    assert len(log.items) >= AUTO_DISABLE_AFTER  # plus those in flight when it was disabled
+    assert all(e.delivery_status == "FAILED" and e.delivery_attempts == 2 for e in log.items)
     assert hits >= 2 * AUTO_DISABLE_AFTER  # one retry each (retry_count=1)

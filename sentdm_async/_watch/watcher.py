@@ -910,7 +910,7 @@ class _WatchJob(Job[WatchEvent]):
 
     def _after_log(self, watched: _Watched, log: ActivityLog) -> None:
         watched.invalid = 0
-        activities = log.activities
+        activities = log.chronological()[::-1]  # newest first, as sent; [] for a null list
         fresh = len(activities) - watched.seen
         poll = self.settings.poll
         now = anyio.current_time()

@@ -41,11 +41,11 @@ async def run(client: AsyncSent, args: argparse.Namespace, ui: Ui) -> int:
         # Sandbox ids look real but name nothing: a later status or activities call on one
         # answers 404, which reads like a bug unless it was said here.
         ui.line(
-            f"sandbox: {len(result.recipients)} message(s) validated, nothing sent; their ids "
+            f"sandbox: {len(result.message_ids)} message(s) validated, nothing sent; their ids "
             "are not stored, so status and activities answer 404 for them"
         )
     else:
-        ui.line(f"{result.status}: {len(result.recipients)} message(s)")
+        ui.line(f"{result.status}: {len(result.message_ids)} message(s)")
     return 0
 
 

@@ -85,10 +85,11 @@ def encode_body(fields: Mapping[str, object] | msgspec.Struct) -> bytes:
 def page_params(page: int, page_size: int | None, **filters: object) -> dict[str, str]:
     """Return the query of a paged list: ``page`` (1-indexed), ``page_size``, string filters.
 
-    ``None`` filters are left out; a ``datetime`` must be aware and is sent as ISO 8601.
+    ``None`` filters are left out; a ``datetime`` must be aware and is sent as ISO 8601; a bool
+    goes out as ``true``/``false``, as the SDK sends it.
 
     Raises:
-        TypeError: A filter that is not a str, int or datetime (or ``page``/``page_size`` not
+        TypeError: A filter that is not a str, bool or datetime (or ``page``/``page_size`` not
             an int).
         ValueError: ``page``/``page_size`` below 1, or a naive datetime.
     """
@@ -100,6 +101,8 @@ def page_params(page: int, page_size: int | None, **filters: object) -> dict[str
             continue
         if isinstance(value, datetime):
             params[name] = str(_jsonable(value))
+        elif isinstance(value, bool):
+            params[name] = "true" if value else "false"
         elif isinstance(value, str):
             params[name] = value
         else:

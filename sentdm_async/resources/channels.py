@@ -1,4 +1,4 @@
-"""``client.channels.voice``: voice numbers, tokens, the callback secret and its test.
+"""``client.channels.voice``: voice numbers, the callback secret and its test.
 
 A voice number in a path is E.164 with its ``+`` sent as ``%2B``, as the API asks.
 """
@@ -16,15 +16,12 @@ from sentdm_async.types.channels import (
     VoiceNumberCreated,
     VoiceSecret,
 )
-from sentdm_async.types.voice import VoiceToken
 
 if TYPE_CHECKING:
     from sentdm_async._http.options import RequestOptions
     from sentdm_async._http.transport import Transport
 
 _TEST: Final = decoder(VoiceCallbackTest)
-
-_TOKEN: Final = decoder(VoiceToken)
 
 _SECRET: Final = decoder(VoiceSecret)
 
@@ -136,36 +133,6 @@ class Voice(Resource):
         """Every voice number, active or inactive, oldest first (``GET /v3/channels/voice``)."""
         return await self._call("GET", "/v3/channels/voice", _NUMBERS, options)
 
-    async def create_token(
-        self,
-        *,
-        identity: str | None = None,
-        number: str | None = None,
-        ttl: int | None = None,
-        sandbox: bool | None = None,
-        idempotency_key: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> VoiceToken:
-        """Mint a short-lived token for an app user (``POST /v3/channels/voice/tokens``).
-
-        Args:
-            identity: Your id for the user: letters, digits, ``-`` and ``_``, up to 200.
-            number: The voice number the user's calls go through (default: the default line).
-            ttl: Seconds, default 600, at most 3600.
-            sandbox: Validate only.
-            idempotency_key: ``[A-Za-z0-9_-]{1,255}``; generated when omitted.
-            **options: Per-call `RequestOptions`.
-        """
-        body = {"identity": identity, "number": number, "ttl": ttl, "sandbox": sandbox}
-        return await self._call(
-            "POST",
-            "/v3/channels/voice/tokens",
-            _TOKEN,
-            options,
-            body=body,
-            idempotency_key=idempotency_key,
-        )
-
     async def rotate_secret(
         self,
         number: str,
@@ -210,5 +177,5 @@ class Channels:
     """``client.channels``: the senders you send from (only ``voice`` here)."""
 
     def __init__(self, transport: Transport) -> None:
-        #: Voice numbers, tokens and callback secrets.
+        #: Voice numbers and their callback secrets.
         self.voice = Voice(transport)

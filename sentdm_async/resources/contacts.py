@@ -46,7 +46,7 @@ def _filters(
 
 
 def _contacts_of(page: ContactPage) -> list[Contact]:
-    return page.contacts
+    return page.items
 
 
 class Contacts(Resource):

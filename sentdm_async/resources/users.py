@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, TypeAlias, Unpack
+from typing import TYPE_CHECKING, Final, Unpack
 
-import msgspec
-
-from sentdm_async._http.wire import Envelope
 from sentdm_async.resources._base import Resource, decoder
-from sentdm_async.types._decode import json_decoder
-from sentdm_async.types.users import User
+from sentdm_async.types.users import User, UserList
 
 if TYPE_CHECKING:
     from sentdm_async._http.options import RequestOptions
 
-
-# The list answers' wrappers are not published: read a bare list and {"<name>": [...]} alike.
-class _UserList(msgspec.Struct, frozen=True):
-    users: list[User] | None = None
-
-
-_USERS: Final = json_decoder(Envelope[list[User] | _UserList])
+_USERS: Final = decoder(UserList)
 
 _USER: Final = decoder(User)
 
 __all__ = ["Users"]
-
-Users_: TypeAlias = list[User]
 
 
 class Users(Resource):
@@ -37,10 +25,13 @@ class Users(Resource):
         path = self._path("/v3/users/{user_id}", user_id=user_id)
         return await self._call("GET", path, _USER, options)
 
-    async def list(self, **options: Unpack[RequestOptions]) -> Users_:
-        """Every user with access, invited (pending) and active (``GET /v3/users``)."""
-        data = await self._call("GET", "/v3/users", _USERS, options)
-        return data if isinstance(data, list) else data.users or []
+    async def list(self, **options: Unpack[RequestOptions]) -> UserList:
+        """Every user with access, invited (pending) and active (``GET /v3/users``).
+
+        Returns:
+            ``users`` and ``pagination``, as the API answers.
+        """
+        return await self._call("GET", "/v3/users", _USERS, options)
 
     async def invite(
         self,

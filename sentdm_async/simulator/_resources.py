@@ -373,11 +373,13 @@ class ResourceRoutes:
         record = {
             "id": template_id,
             "name": f"template_{template_id[:8]}",
-            "display_name": None,
             "category": req.body.get("category") or "UTILITY",
             "language": req.body.get("language") or "en_US",
             "status": "PENDING" if req.body.get("submit_for_review") else "DRAFT",
-            "definition": req.body["definition"],
+            "customer_id": self._sim.customer_id,
+            "channels": ["sms", "whatsapp"],
+            "is_published": False,
+            "variables": [],
             "created_at": stamp,
             "updated_at": stamp,
         }
@@ -396,7 +398,7 @@ class ResourceRoutes:
             )
         self._check_definition(req.body)
         changed: dict[str, Any] = {
-            k: req.body[k] for k in ("definition", "category", "language") if k in req.body
+            k: req.body[k] for k in ("name", "category", "language") if k in req.body
         }
         record = {**record, **changed, "updated_at": now()}
         if req.body.get("submit_for_review"):
@@ -463,7 +465,8 @@ class ResourceRoutes:
         return 200, record
 
     async def _profile_list(self, req: Request) -> tuple[int, object]:
-        return 200, {"profiles": list(self._profiles.values())}
+        rows = list(self._profiles.values())
+        return 200, {"profiles": rows, "pagination": pagination(1, max(len(rows), 1), len(rows))}
 
     async def _profile_delete(self, req: Request) -> tuple[int, object]:
         self._profile(req.params["id"])
@@ -478,16 +481,16 @@ class ResourceRoutes:
             raise RefusedError(409, "BUSINESS_006", f"Profile is {record['status']}, not DRAFT")
         if not req.sandbox:
             record["status"] = "SUBMITTED"
-        return 200, {"profile_id": record["id"], "status": "SUBMITTED"}
+        return 200, {"status": "SUBMITTED", "message": "The profile was submitted for review"}
 
     @staticmethod
     def _check_campaign(body: dict[str, Any]) -> dict[str, Any]:
         campaign = body.get("campaign")
         if not isinstance(campaign, dict):
             raise InvalidRequestError("VALIDATION_004", {"campaign": ["The campaign is required."]})
-        use_cases = campaign.get("use_cases")
+        use_cases = campaign.get("useCases")
         if not isinstance(use_cases, list) or not use_cases:
-            details = {"campaign.use_cases": ["At least one use case with samples is required."]}
+            details = {"campaign.useCases": ["At least one use case with samples is required."]}
             raise InvalidRequestError("VALIDATION_004", details)
         return campaign
 
@@ -499,8 +502,8 @@ class ResourceRoutes:
             **campaign,
             "id": new_uuid(self._rng),
             "status": "DRAFT",
-            "created_at": stamp,
-            "updated_at": stamp,
+            "createdAt": stamp,
+            "updatedAt": stamp,
         }
         if not req.sandbox:
             self._campaigns[profile_id][record["id"]] = record
@@ -521,7 +524,7 @@ class ResourceRoutes:
     async def _campaign_update(self, req: Request) -> tuple[int, object]:
         record = self._campaign(req)
         campaign = self._check_campaign(req.body)
-        record = {**record, **campaign, "id": record["id"], "updated_at": now()}
+        record = {**record, **campaign, "id": record["id"], "updatedAt": now()}
         if not req.sandbox:
             self._campaigns[req.params["id"]][record["id"]] = record
         return 200, record
@@ -541,7 +544,8 @@ class ResourceRoutes:
         return record
 
     async def _user_list(self, req: Request) -> tuple[int, object]:
-        return 200, {"users": list(self._users.values())}
+        rows = list(self._users.values())
+        return 200, {"users": rows, "pagination": pagination(1, max(len(rows), 1), len(rows))}
 
     async def _user_get(self, req: Request) -> tuple[int, object]:
         return 200, self._user(req.params["id"])
@@ -560,6 +564,9 @@ class ResourceRoutes:
             "name": req.body["name"],
             "role": req.body["role"],
             "status": "invited",
+            "customer_id": self._sim.customer_id,
+            "invited_at": stamp,
+            "last_login_at": None,
             "created_at": stamp,
             "updated_at": stamp,
         }
@@ -607,10 +614,12 @@ class ResourceRoutes:
         digit = int(phone[-1])
         return 200, {
             "phone_number": phone,
-            "format_e164": phone,
             "country_code": "1" if phone.startswith("+1") else phone[1:3],
-            "region_code": "US" if phone.startswith("+1") else None,
-            "carrier": ("Verizon Wireless", "T-Mobile USA", "AT&T Wireless")[digit % 3],
+            "carrier_name": ("Verizon Wireless", "T-Mobile USA", "AT&T Wireless")[digit % 3],
+            "mobile_country_code": "310" if phone.startswith("+1") else None,
+            "mobile_network_code": ("004", "260", "410")[digit % 3]
+            if phone.startswith("+1")
+            else None,
             "line_type": "voip" if digit == 9 else "mobile",
             "is_valid": True,
             "is_voip": digit == 9,

@@ -199,7 +199,7 @@ class Simulator:
     # -- seeding and inspection ------------------------------------------------------------------
 
     def endpoints(self) -> list[tuple[str, str]]:
-        """Return ``(method, path pattern)`` of every endpoint served, e.g. ``/v3/calls/{id}``."""
+        """Return ``(method, path pattern)`` of every endpoint served (``/v3/voice/calls/{id}``)."""
         return [*_CORE_ENDPOINTS, *WEBHOOK_ENDPOINTS, *self.resources.endpoints]
 
     def clock(self) -> float:

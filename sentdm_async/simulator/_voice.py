@@ -1,4 +1,4 @@
-"""The simulator's voice endpoints: ``/v3/channels/voice`` numbers and tokens, ``/v3/calls``.
+"""The simulator's voice endpoints: ``/v3/channels/voice`` numbers, ``/v3/voice`` calls and tokens.
 
 Calls are not placed for real; seed them with `VoiceRoutes.create_call` (``sim.resources.voice``)
 and read, list, hang up, record and conference them over HTTP like the API's.
@@ -93,21 +93,21 @@ class VoiceRoutes:
         return [
             ("POST", "/v3/channels/voice", self._create),
             ("GET", "/v3/channels/voice", self._list),
-            ("POST", "/v3/channels/voice/tokens", self._token),
+            ("POST", "/v3/voice/tokens", self._token),
             ("GET", "/v3/channels/voice/{number}", self._get),
             ("PATCH", "/v3/channels/voice/{number}", self._update),
             ("POST", "/v3/channels/voice/{number}/rotate-secret", self._rotate),
             ("POST", "/v3/channels/voice/{number}/test", self._test),
-            ("GET", "/v3/calls", self._calls_list),
-            ("GET", "/v3/calls/{id}", self._call_get),
-            ("POST", "/v3/calls/{id}/hangup", self._hangup),
-            ("GET", "/v3/calls/{id}/recordings", self._recordings_list),
-            ("POST", "/v3/calls/{id}/recordings", self._record),
-            ("GET", "/v3/calls/{id}/participants", self._participants),
-            ("POST", "/v3/calls/{id}/participants", self._add),
-            ("DELETE", "/v3/calls/{id}/participants", self._remove_all),
-            ("PATCH", "/v3/calls/{id}/participants/{participant_id}", self._mute),
-            ("DELETE", "/v3/calls/{id}/participants/{participant_id}", self._remove),
+            ("GET", "/v3/voice/calls", self._calls_list),
+            ("GET", "/v3/voice/calls/{id}", self._call_get),
+            ("POST", "/v3/voice/calls/{id}/hangup", self._hangup),
+            ("GET", "/v3/voice/calls/{id}/recordings", self._recordings_list),
+            ("POST", "/v3/voice/calls/{id}/recordings", self._record),
+            ("GET", "/v3/voice/calls/{id}/participants", self._participants),
+            ("POST", "/v3/voice/calls/{id}/participants", self._add),
+            ("DELETE", "/v3/voice/calls/{id}/participants", self._remove_all),
+            ("PATCH", "/v3/voice/calls/{id}/participants/{participant_id}", self._mute),
+            ("DELETE", "/v3/voice/calls/{id}/participants/{participant_id}", self._remove),
         ]
 
     # -- seeding ---------------------------------------------------------------------------------
@@ -143,9 +143,10 @@ class VoiceRoutes:
             "id": call_id,
             "direction": direction,
             "status": status,
+            "mode": "inapp",
             "number": number,
-            "from": {"type": "phone", "number": number},
-            "to": {"type": "phone", "number": to},
+            "from": {"kind": "number", "value": number},
+            "to": {"kind": "number", "value": to},
             "started_at": format_ts(started, 0),
             "answered_at": format_ts(started, 0) if status in {"answered", "completed"} else None,
             "ended_at": format_ts(started + timedelta(seconds=25), 0) if ended else None,
@@ -161,10 +162,8 @@ class VoiceRoutes:
             self._recordings[call_id] = [
                 {
                     "recording_id": new_uuid(self._rng),
-                    "url": f"https://recordings.example.test/{call_id}.mp3",
+                    "download_url": f"https://recordings.example.test/{call_id}.mp3",
                     "url_expires_at": format_ts(datetime.now(UTC) + timedelta(hours=1), 0),
-                    "duration_seconds": 25,
-                    "created_at": format_ts(started, 0),
                 }
             ]
         return call_id
@@ -268,7 +267,6 @@ class VoiceRoutes:
             "token": token,
             "identity": identity,
             "number": number,
-            "ttl": ttl,
             "expires_at": format_ts(expires, 0),
         }
         return (202 if req.sandbox else 201), data
@@ -294,12 +292,16 @@ class VoiceRoutes:
 
     async def _test(self, req: Request) -> tuple[int, object]:
         record = self._number(req.params["number"])
+        verdict: dict[str, Any] = {"call_id": new_uuid(self._rng), "outcome": "ok"}
         if req.sandbox:
-            return 202, {"outcome": "ok", "reason": None, "field": None}
+            return 202, verdict
+        verdict["request"] = {"url": record["callback_url"], "body": "{}", "headers": {}}
         # The simulator cannot reach the callback; a URL on example.* is "unreachable".
         if ".example." in record["callback_url"] or "localhost" in record["callback_url"]:
-            return 200, {"outcome": "connection_failed", "reason": "could not connect"}
-        return 200, {"outcome": "ok", "reason": None, "field": None}
+            error = {"reason": "connection_failed", "message": "could not connect", "path": None}
+            return 200, {**verdict, "outcome": "connection_failed", "error": error}
+        verdict["response"] = {"status_code": 200, "body": '{"action": "hangup"}'}
+        return 200, {**verdict, "answer": {"action": "hangup"}}
 
     # -- calls -----------------------------------------------------------------------------------
 
@@ -347,7 +349,7 @@ class VoiceRoutes:
 
     async def _recordings_list(self, req: Request) -> tuple[int, object]:
         record = self._call(req.params["id"])
-        return 200, {"call_id": record["id"], "recordings": self._recordings.get(record["id"], [])}
+        return 200, {"recordings": self._recordings.get(record["id"], [])}
 
     async def _record(self, req: Request) -> tuple[int, object]:
         record = self._call(req.params["id"])
@@ -362,9 +364,9 @@ class VoiceRoutes:
         return 200, [
             {
                 "id": pid,
-                "party": self._calls[pid]["to"],
+                **self._calls[pid]["to"],
                 "muted": self._calls[pid].get("muted", False),
-                "connected_seconds": 30,
+                "duration_seconds": 30,
             }
             for pid in room
         ]
@@ -373,15 +375,14 @@ class VoiceRoutes:
         room = self._live_room(req.params["id"])
         require(req.body, "to")
         target = req.body["to"]
-        if not isinstance(target, dict) or not (target.get("number") or target.get("identity")):
-            details = {"to": ["a participant needs a number or an identity"]}
+        if not isinstance(target, dict) or target.get("kind") not in {"user", "number"}:
+            details = {"to.kind": ["user (an app user) or number (a phone number)"]}
             raise InvalidRequestError("VALIDATION_001", details)
-        if target.get("number") is not None:
-            _check_number(target["number"], "to.number")
+        if target["kind"] == "number":
+            _check_number(target.get("value"), "to.value")
         owner = self._calls[req.params["id"]]
-        call_id = self.create_call(
-            status="ringing", number=owner["number"], to=target.get("number") or "+10000000000"
-        )
+        call_id = self.create_call(status="ringing", number=owner["number"])
+        self._calls[call_id]["to"] = {"kind": target["kind"], "value": target.get("value")}
         call = self._calls[call_id]
         if req.sandbox:
             del self._calls[call_id]

@@ -286,11 +286,8 @@ class WebhookHub:
                 return self._encode({"webhooks": endpoints, "pagination": _one_page(endpoints)})
             return None
         if rest == ["event-types"] and method == "GET":
-            types = [
-                {"name": family, "display_name": family.title(), "sub_types": events}
-                for family, events in EVENT_TYPES.items()
-            ]
-            return self._encode({"event_types": types})
+            types = [_event_type(family, events) for family, events in EVENT_TYPES.items()]
+            return self._encode({"event_types": types, "pagination": _one_page(types)})
         endpoint = self.endpoints.get(rest[0])
         if endpoint is None:
             return None
@@ -318,16 +315,18 @@ class WebhookHub:
 
     async def _rotate(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
         endpoint.signing_secret = _new_secret()  # the old one stops working at once
-        return self._encode(endpoint.public())
+        return self._encode({"signing_secret": endpoint.signing_secret})
 
-    async def _toggle(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
-        endpoint.is_active = not endpoint.is_active
+    async def _toggle(self, request: web.Request, endpoint: _Endpoint) -> bytes:
+        body = await self._json(request) if request.can_read_body else {}
+        wanted = body.get("is_active")
+        endpoint.is_active = wanted if isinstance(wanted, bool) else not endpoint.is_active
         endpoint.consecutive_failures = 0
         return self._encode(endpoint.public())
 
     async def _test(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
         self._enqueue(endpoint, "message", "test", {"message_status": "TEST"}, 0.0)
-        return self._encode({"queued": True})
+        return self._encode({"success": True, "message": "A test event was queued"})
 
     async def _events(self, _request: web.Request, endpoint: _Endpoint) -> bytes:
         return self._encode({"events": endpoint.events, "pagination": _one_page(endpoint.events)})
@@ -509,13 +508,15 @@ class WebhookHub:
 
     @staticmethod
     def _log(endpoint: _Endpoint, delivery: _Delivery, outcome: str, status: int) -> None:
+        event = json.loads(delivery.body)
         endpoint.events.append(
             {
                 "id": delivery.event_id,
+                "event_type": event.get("event") if isinstance(event, dict) else None,
                 "delivery_status": outcome,
                 "delivery_attempts": delivery.attempt + 1,
                 "http_status_code": status or None,
-                "event_data": json.loads(delivery.body),
+                "event_data": event,
                 "created_at": _now_iso(),
             }
         )
@@ -538,4 +539,26 @@ class WebhookHub:
 
 
 def _one_page(items: list[Any]) -> dict[str, Any]:
-    return {"page": 1, "page_size": max(1, len(items)), "total": len(items), "has_more": False}
+    size = len(items)
+    return {
+        "page": 1,
+        "page_size": max(1, size),
+        "total_count": size,
+        "total_pages": 1,
+        "has_more": False,
+    }
+
+
+def _event_type(family: str, events: list[str]) -> dict[str, Any]:
+    """One event family as the API lists it, its events as ``sub_types``."""
+    subs = [
+        {"name": f"{family}.{event}", "display_name": event.replace("_", " ").title()}
+        for event in events
+    ]
+    return {
+        "name": family,
+        "display_name": family.title(),
+        "event_type": family,
+        "is_active": True,
+        "sub_types": subs,
+    }

@@ -8,6 +8,9 @@ the API's timestamps).
 from sentdm_async.types._decode import dec_hook as dec_hook
 from sentdm_async.types._decode import json_decoder as json_decoder
 from sentdm_async.types.channels import VoiceCallbackTest as VoiceCallbackTest
+from sentdm_async.types.channels import VoiceCallbackTestError as VoiceCallbackTestError
+from sentdm_async.types.channels import VoiceCallbackTestRequest as VoiceCallbackTestRequest
+from sentdm_async.types.channels import VoiceCallbackTestResponse as VoiceCallbackTestResponse
 from sentdm_async.types.channels import VoiceNumber as VoiceNumber
 from sentdm_async.types.channels import VoiceNumberCreated as VoiceNumberCreated
 from sentdm_async.types.channels import VoiceSecret as VoiceSecret
@@ -16,6 +19,10 @@ from sentdm_async.types.contacts import Contact as Contact
 from sentdm_async.types.contacts import ContactMessageSummary as ContactMessageSummary
 from sentdm_async.types.contacts import ContactPage as ContactPage
 from sentdm_async.types.me import Me as Me
+from sentdm_async.types.me import MeChannel as MeChannel
+from sentdm_async.types.me import MeChannels as MeChannels
+from sentdm_async.types.me import MeProfile as MeProfile
+from sentdm_async.types.me import MeWhatsappChannel as MeWhatsappChannel
 from sentdm_async.types.messages import FAILURE_STATUSES as FAILURE_STATUSES
 from sentdm_async.types.messages import INBOUND_TERMINAL as INBOUND_TERMINAL
 from sentdm_async.types.messages import SUCCESS_STATUSES as SUCCESS_STATUSES
@@ -36,12 +43,24 @@ from sentdm_async.types.messages import SendResult as SendResult
 from sentdm_async.types.messages import StatusEvent as StatusEvent
 from sentdm_async.types.messages import WatchEvent as WatchEvent
 from sentdm_async.types.numbers import NumberLookup as NumberLookup
+from sentdm_async.types.profiles import BillingContact as BillingContact
+from sentdm_async.types.profiles import Brand as Brand
+from sentdm_async.types.profiles import BrandBusiness as BrandBusiness
+from sentdm_async.types.profiles import BrandCompliance as BrandCompliance
+from sentdm_async.types.profiles import BrandContact as BrandContact
 from sentdm_async.types.profiles import Campaign as Campaign
+from sentdm_async.types.profiles import CampaignUseCase as CampaignUseCase
+from sentdm_async.types.profiles import DestinationCountry as DestinationCountry
 from sentdm_async.types.profiles import Profile as Profile
+from sentdm_async.types.profiles import ProfileCompletion as ProfileCompletion
+from sentdm_async.types.profiles import ProfileList as ProfileList
+from sentdm_async.types.profiles import ProfileSettings as ProfileSettings
 from sentdm_async.types.shared import Pagination as Pagination
+from sentdm_async.types.shared import PaginationCursors as PaginationCursors
 from sentdm_async.types.templates import Template as Template
 from sentdm_async.types.templates import TemplatePage as TemplatePage
 from sentdm_async.types.users import User as User
+from sentdm_async.types.users import UserList as UserList
 from sentdm_async.types.voice import Call as Call
 from sentdm_async.types.voice import CallPage as CallPage
 from sentdm_async.types.voice import CallParticipant as CallParticipant
@@ -51,10 +70,13 @@ from sentdm_async.types.voice import CallRecordings as CallRecordings
 from sentdm_async.types.voice import CallTimelineEntry as CallTimelineEntry
 from sentdm_async.types.voice import VoiceToken as VoiceToken
 from sentdm_async.types.webhooks import EventType as EventType
+from sentdm_async.types.webhooks import EventTypeList as EventTypeList
 from sentdm_async.types.webhooks import Webhook as Webhook
 from sentdm_async.types.webhooks import WebhookDelivery as WebhookDelivery
 from sentdm_async.types.webhooks import WebhookDeliveryPage as WebhookDeliveryPage
 from sentdm_async.types.webhooks import WebhookPage as WebhookPage
+from sentdm_async.types.webhooks import WebhookSecret as WebhookSecret
+from sentdm_async.types.webhooks import WebhookTestResult as WebhookTestResult
 
 __all__ = [
     "FAILURE_STATUSES",
@@ -66,6 +88,11 @@ __all__ = [
     "ActivityLog",
     "ActivityOk",
     "ActivityResult",
+    "BillingContact",
+    "Brand",
+    "BrandBusiness",
+    "BrandCompliance",
+    "BrandContact",
     "Button",
     "Call",
     "CallPage",
@@ -75,27 +102,42 @@ __all__ = [
     "CallRecordings",
     "CallTimelineEntry",
     "Campaign",
+    "CampaignUseCase",
     "ChannelScore",
     "Contact",
     "ContactMessageSummary",
     "ContactPage",
+    "DestinationCountry",
     "EventType",
+    "EventTypeList",
     "HeaderMedia",
     "Me",
+    "MeChannel",
+    "MeChannels",
+    "MeProfile",
+    "MeWhatsappChannel",
     "Media",
     "Message",
     "MessageBody",
     "MessagePage",
     "NumberLookup",
     "Pagination",
+    "PaginationCursors",
     "Profile",
+    "ProfileCompletion",
+    "ProfileList",
+    "ProfileSettings",
     "Recipient",
     "SendResult",
     "StatusEvent",
     "Template",
     "TemplatePage",
     "User",
+    "UserList",
     "VoiceCallbackTest",
+    "VoiceCallbackTestError",
+    "VoiceCallbackTestRequest",
+    "VoiceCallbackTestResponse",
     "VoiceNumber",
     "VoiceNumberCreated",
     "VoiceSecret",
@@ -105,6 +147,8 @@ __all__ = [
     "WebhookDelivery",
     "WebhookDeliveryPage",
     "WebhookPage",
+    "WebhookSecret",
+    "WebhookTestResult",
     "dec_hook",
     "json_decoder",
 ]

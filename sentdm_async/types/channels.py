@@ -9,7 +9,15 @@ import msgspec
 from sentdm_async._core.redact import redacted_repr, redacted_rich_repr
 from sentdm_async.types._decode import AwareDatetime
 
-__all__ = ["VoiceCallbackTest", "VoiceNumber", "VoiceNumberCreated", "VoiceSecret"]
+__all__ = [
+    "VoiceCallbackTest",
+    "VoiceCallbackTestError",
+    "VoiceCallbackTestRequest",
+    "VoiceCallbackTestResponse",
+    "VoiceNumber",
+    "VoiceNumberCreated",
+    "VoiceSecret",
+]
 
 #: The fields ``repr`` redacts (`sentdm_async._core.redact`).
 _CALLBACK_SECRET: Final = frozenset({"callback_secret"})
@@ -57,12 +65,44 @@ class VoiceSecret(msgspec.Struct, frozen=True, kw_only=True):
         return redacted_rich_repr(self, _CALLBACK_SECRET)
 
 
+class VoiceCallbackTestError(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a callback test did not end ``ok``.
+
+    ``reason``: e.g. timeout, http_error, malformed_json, missing_action, unknown_action;
+    ``path``: the answer field at fault (``action.action``), when one is to blame.
+    """
+
+    message: str | None = None
+    path: str | None = None
+    reason: str | None = None
+
+
+class VoiceCallbackTestRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The test question exactly as sent: ``body`` byte for byte, the headers Sent added."""
+
+    body: str | None = None
+    headers: dict[str, str] | None = None
+    url: str | None = None
+
+
+class VoiceCallbackTestResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """What the callback answered: its status and the start of its body (2048 characters)."""
+
+    body: str | None = None
+    status_code: int | None = None
+
+
 class VoiceCallbackTest(msgspec.Struct, frozen=True, kw_only=True):
     """The verdict of a test question to a callback URL.
 
-    ``outcome``: ok, timeout, connection_failed, http_error or invalid_answer.
+    ``outcome``: ok, timeout, connection_failed, http_error or invalid_answer; ``answer``: the
+    callback's answer as Sent read it (only when ``ok``); ``call_id``: the made-up call id the
+    question carried.
     """
 
+    answer: Any = None
+    call_id: str | None = None
+    error: VoiceCallbackTestError | None = None
     outcome: str | None = None
-    reason: str | None = None
-    field: str | None = None
+    request: VoiceCallbackTestRequest | None = None
+    response: VoiceCallbackTestResponse | None = None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import msgspec
 
 from sentdm_async.types._decode import AwareDatetime
-from sentdm_async.types.shared import Pagination, _null_to_empty
+from sentdm_async.types.shared import Pagination
 
 __all__ = ["ChannelScore", "Contact", "ContactMessageSummary", "ContactPage"]
 
@@ -44,15 +44,13 @@ class Contact(msgspec.Struct, frozen=True, kw_only=True):
 class ContactPage(msgspec.Struct, frozen=True, kw_only=True):
     """One page of contacts."""
 
-    if TYPE_CHECKING:
-        contacts: list[Contact] = msgspec.field(default_factory=list)
-    else:
-        contacts: list[Contact] | None = msgspec.field(default_factory=list)
+    contacts: list[Contact] | None = None
     pagination: Pagination | None = None
 
-    def __post_init__(self) -> None:
-        """Read ``contacts: null`` as an empty page."""
-        _null_to_empty(self, "contacts")
+    @property
+    def items(self) -> list[Contact]:
+        """The page's contacts (``[]`` for ``null``)."""
+        return self.contacts or []
 
 
 class ChannelScore(msgspec.Struct, frozen=True, kw_only=True):

@@ -8,13 +8,13 @@ ignored and unknown status strings decode as plain strings.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 import msgspec
 
 from sentdm_async.errors import SentError
 from sentdm_async.types._decode import AwareDatetime
-from sentdm_async.types.shared import Pagination, _check_finite, _null_to_empty
+from sentdm_async.types.shared import Pagination, _check_finite
 
 __all__ = [
     "FAILURE_STATUSES",
@@ -101,17 +101,8 @@ class ActivityLog(msgspec.Struct, frozen=True, kw_only=True):
     """The activity log of one message, most recent first as the API sends it."""
 
     message_id: str
-    # The official schema marks the list optional, so ``null`` must decode. It becomes ``[]`` in
-    # __post_init__, so readers (and type checkers) see a list. msgspec reads the annotation of
-    # the ``else`` branch, type checkers the other: the same pattern is used for every list below.
-    if TYPE_CHECKING:
-        activities: list[Activity] = msgspec.field(default_factory=list)
-    else:
-        activities: list[Activity] | None = msgspec.field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        """Read ``activities: null`` as an empty log."""
-        _null_to_empty(self, "activities")
+    activities: list[Activity] | None = None
+    pagination: Pagination | None = None
 
     @property
     def latest(self) -> Activity | None:
@@ -126,7 +117,7 @@ class ActivityLog(msgspec.Struct, frozen=True, kw_only=True):
 
     def chronological(self) -> list[Activity]:
         """Return the activities oldest first."""
-        return self.activities[::-1]
+        return (self.activities or [])[::-1]
 
 
 class StatusEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -200,16 +191,12 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     reason_code: str | None = None
     reason: str | None = None
     scheduled_at: AwareDatetime | None = None
-    if TYPE_CHECKING:
-        events: list[StatusEvent] = msgspec.field(default_factory=list)
-    else:
-        events: list[StatusEvent] | None = msgspec.field(default_factory=list)
+    events: list[StatusEvent] | None = None
     message_body: MessageBody | None = None
 
     def __post_init__(self) -> None:
-        """Refuse non-finite prices; read ``events: null`` as no events."""
+        """Refuse non-finite prices."""
         _check_finite(self.price, self.active_contact_price)
-        _null_to_empty(self, "events")
 
     @property
     def is_terminal(self) -> bool:
@@ -229,23 +216,16 @@ class Recipient(msgspec.Struct, frozen=True, kw_only=True):
 class SendResult(msgspec.Struct, frozen=True, kw_only=True):
     """The answer to ``POST /v3/messages`` (HTTP 202)."""
 
-    status: str
+    status: str | None = None
     template_id: str | None = None
     template_name: str | None = None
-    if TYPE_CHECKING:
-        recipients: list[Recipient] = msgspec.field(default_factory=list)
-    else:
-        recipients: list[Recipient] | None = msgspec.field(default_factory=list)
+    recipients: list[Recipient] | None = None
     scheduled_at: AwareDatetime | None = None
-
-    def __post_init__(self) -> None:
-        """Read ``recipients: null`` as none."""
-        _null_to_empty(self, "recipients")
 
     @property
     def message_ids(self) -> list[str]:
         """The ids of the created messages, in the API's order."""
-        return [r.message_id for r in self.recipients]
+        return [r.message_id for r in self.recipients or []]
 
 
 class ActivityOk(msgspec.Struct, frozen=True, kw_only=True):

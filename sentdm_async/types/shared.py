@@ -9,7 +9,7 @@ import msgspec
 if TYPE_CHECKING:
     from decimal import Decimal
 
-__all__ = ["Pagination"]
+__all__ = ["Pagination", "PaginationCursors"]
 
 T = TypeVar("T")
 
@@ -25,10 +25,11 @@ def _check_finite(*prices: Decimal | None) -> None:
             raise ValueError(f"price must be a finite decimal, got {price}")
 
 
-def _null_to_empty(struct: msgspec.Struct, name: str) -> None:
-    """Replace a list field the wire sent as ``null`` with ``[]`` (see the fields' comments)."""
-    if getattr(struct, name) is None:
-        msgspec.structs.force_setattr(struct, name, [])
+class PaginationCursors(msgspec.Struct, frozen=True, kw_only=True):
+    """Cursors of a list response (the API documents them as never filled yet)."""
+
+    after: str | None = None
+    before: str | None = None
 
 
 class Pagination(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,3 +40,4 @@ class Pagination(msgspec.Struct, frozen=True, kw_only=True):
     total_count: int | None = None
     total_pages: int | None = None
     has_more: bool | None = None
+    cursors: PaginationCursors | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from sentdm_async.types._decode import AwareDatetime
@@ -13,17 +11,24 @@ __all__ = ["Template", "TemplatePage"]
 
 
 class Template(msgspec.Struct, frozen=True, kw_only=True):
-    """A message template; ``definition`` is kept as sent (header, body, footer, buttons)."""
+    """A message template (``status``: DRAFT, PENDING, APPROVED, REJECTED, ...).
 
+    ``channels``: where it can be sent; ``variables``: its variable names; ``auto_reply_action``:
+    what a reply to it does.
+    """
+
+    customer_id: str | None = None
     id: str | None = None
-    name: str | None = None
-    display_name: str | None = None
+    auto_reply_action: str | None = None
     category: str | None = None
-    language: str | None = None
-    status: str | None = None
-    definition: dict[str, Any] | None = None
+    channels: list[str] | None = None
     created_at: AwareDatetime | None = None
+    is_published: bool | None = None
+    language: str | None = None
+    name: str | None = None
+    status: str | None = None
     updated_at: AwareDatetime | None = None
+    variables: list[str] | None = None
 
 
 class TemplatePage(msgspec.Struct, frozen=True, kw_only=True):

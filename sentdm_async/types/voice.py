@@ -31,10 +31,9 @@ class VoiceToken(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     token: str | None = None
+    expires_at: AwareDatetime | None = None
     identity: str | None = None
     number: str | None = None
-    ttl: int | None = None
-    expires_at: AwareDatetime | None = None
 
     def __repr__(self) -> str:
         """Show the fields, the secret redacted (the attribute itself stays readable)."""
@@ -46,11 +45,15 @@ class VoiceToken(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CallParty(msgspec.Struct, frozen=True, kw_only=True):
-    """One end of a call: a phone number or an app user."""
+    """One end of a call.
 
-    type: str | None = None
-    number: str | None = None
-    identity: str | None = None
+    ``kind``: ``user`` (an app user), ``number`` (a phone number), ``conference`` (a room) or
+    ``anonymous``; ``value``: the identity, the E.164 number or the room name (``None`` when
+    anonymous).
+    """
+
+    kind: str | None = None
+    value: str | None = None
 
 
 class CallTimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,11 +64,16 @@ class CallTimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Call(msgspec.Struct, frozen=True, kw_only=True, rename={"from_": "from"}):
-    """A call record (``status``: initiated, ringing, answered, completed, failed, ...)."""
+    """A call record (``status``: initiated, ringing, answered, completed, failed, ...).
+
+    ``mode``: ``inapp`` for a call between your app's users and phone numbers, routed by the
+    number's callback URL.
+    """
 
     id: str | None = None
     direction: str | None = None
     status: str | None = None
+    mode: str | None = None
     number: str | None = None
     from_: CallParty | None = None
     to: CallParty | None = None
@@ -95,23 +103,24 @@ class CallRecording(msgspec.Struct, frozen=True, kw_only=True):
     """A pre-signed link to one recording, valid until ``url_expires_at``."""
 
     recording_id: str | None = None
-    url: str | None = None
+    download_url: str | None = None
     url_expires_at: AwareDatetime | None = None
-    duration_seconds: int | None = None
-    created_at: AwareDatetime | None = None
 
 
 class CallRecordings(msgspec.Struct, frozen=True, kw_only=True):
     """The recordings of a call, oldest first."""
 
-    call_id: str | None = None
     recordings: list[CallRecording] | None = None
 
 
 class CallParticipant(msgspec.Struct, frozen=True, kw_only=True):
-    """A participant of a conference: its own call id, who it is, whether it is muted."""
+    """A participant of a conference: its own call id, who it is, whether it is muted.
+
+    ``kind``/``value`` as on `CallParty`; ``duration_seconds``: connected to the room so far.
+    """
 
     id: str | None = None
-    party: CallParty | None = None
+    kind: str | None = None
+    value: str | None = None
     muted: bool | None = None
-    connected_seconds: int | None = None
+    duration_seconds: int | None = None

@@ -72,23 +72,42 @@ class SendBody(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     def __post_init__(self) -> None:
         """Check what the API would refuse, so a mistake is a ValueError and not a 400."""
-        if (self.text is None) == (self.template is None):
-            raise ValueError("pass exactly one of text= and template=")
-        if self.text is not None and (not isinstance(self.text, str) or not self.text):
-            raise ValueError("text must be a non-empty string")
-        template = self.template
-        if template is not None and (
-            not isinstance(template, Mapping) or ("id" in template) == ("name" in template)
-        ):
-            raise ValueError("template must be a mapping with exactly one of 'id' and 'name'")
-        if self.channels is not None:
-            unknown = set(self.channels) - _CHANNELS
-            if unknown:
-                raise ValueError(f"channels: unknown channel(s) {sorted(unknown)}")
-        if self.media_urls is not None:
-            for url in self.media_urls:
-                if not url.startswith("https://"):
-                    raise ValueError(f"media_urls must be https:// URLs, got {url!r}")
+        _check_content(self.text, self.template)
+        if self.channels is not None and set(self.channels) - _CHANNELS:
+            unknown = sorted(set(self.channels) - _CHANNELS)
+            raise ValueError(f"channels: unknown channel(s) {unknown}")
+        for url in self.media_urls or ():
+            if not url.startswith("https://"):
+                raise ValueError(f"media_urls must be https:// URLs, got {url!r}")
+
+
+def _check_content(text: object, template: object) -> None:
+    """Exactly one of a non-empty text and a template naming one of ``id`` and ``name``."""
+    if (text is None) == (template is None):
+        raise ValueError("pass exactly one of text= and template=")
+    if text is not None and (not isinstance(text, str) or not text):
+        raise ValueError("text must be a non-empty string")
+    if template is not None and (
+        not isinstance(template, Mapping) or ("id" in template) == ("name" in template)
+    ):
+        raise ValueError("template must be a mapping with exactly one of 'id' and 'name'")
+
+
+def _send_time(scheduled_at: datetime | str | None) -> str | None:
+    """``scheduled_at`` as the API's ISO-8601 string (an aware datetime or a non-empty str)."""
+    if isinstance(scheduled_at, datetime):
+        if scheduled_at.tzinfo is None:
+            raise ValueError("scheduled_at must be timezone-aware (the API requires an offset)")
+        return scheduled_at.isoformat()
+    if isinstance(scheduled_at, str) and scheduled_at:
+        return scheduled_at
+    if scheduled_at is not None:
+        raise TypeError("scheduled_at must be an aware datetime or an ISO-8601 string")
+    return None
+
+
+def _optional_strings(name: str, values: object) -> list[str] | None:
+    return None if values is None else _strings(name, values)
 
 
 def _send_body(
@@ -103,26 +122,17 @@ def _send_body(
     scheduled_at: datetime | str | None,
     sandbox: bool | None,
 ) -> SendBody:
-    when: str | None = None
-    if isinstance(scheduled_at, datetime):
-        if scheduled_at.tzinfo is None:
-            raise ValueError("scheduled_at must be timezone-aware (the API requires an offset)")
-        when = scheduled_at.isoformat()
-    elif isinstance(scheduled_at, str) and scheduled_at:
-        when = scheduled_at
-    elif scheduled_at is not None:
-        raise TypeError("scheduled_at must be an aware datetime or an ISO-8601 string")
     if subject is not None and not isinstance(subject, str):
         raise TypeError("subject must be a str")
     body = SendBody(
         to=_strings("to", to),
         text=text,
         template=dict(template) if isinstance(template, Mapping) else template,
-        channel=None if channel is None else _strings("channel", channel),
+        channel=_optional_strings("channel", channel),
         channels=dict(channels) if channels is not None else None,
-        media_urls=None if media_urls is None else _strings("media_urls", media_urls),
+        media_urls=_optional_strings("media_urls", media_urls),
         subject=subject,
-        scheduled_at=when,
+        scheduled_at=_send_time(scheduled_at),
         sandbox=None if sandbox is None else bool(sandbox),
     )
     return body

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Final
 
 from sentdm_async._bulk.engine import FanOut, Handle
 from sentdm_async._core.ids import message_path
-from sentdm_async._http.wire import Envelope
 from sentdm_async._ratelimit.gate import BULK_WEIGHT
 from sentdm_async.errors import SentError
-from sentdm_async.types._decode import json_decoder
-from sentdm_async.types.messages import ActivityFailure, ActivityLog, ActivityOk, ActivityResult
+from sentdm_async.resources.messages import ACTIVITIES
+from sentdm_async.types.messages import ActivityFailure, ActivityOk, ActivityResult
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
@@ -24,10 +23,9 @@ if TYPE_CHECKING:
     from sentdm_async._http.options import RequestOptions
     from sentdm_async._http.transport import Transport
 
-__all__ = ["ACTIVITIES", "ActivityStream", "activity_fetcher", "activity_stream"]
+__all__ = ["ActivityStream", "activity_fetcher", "activity_stream"]
 
 #: The one decoder of activity logs (single calls, bulk jobs and watchers).
-ACTIVITIES: Final = json_decoder(Envelope[ActivityLog])
 
 
 #: Requests in flight of one `retrieve_activities_many` by default.

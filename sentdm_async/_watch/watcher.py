@@ -46,7 +46,6 @@ import msgspec
 from anyio.lowlevel import checkpoint
 
 from sentdm_async import errors
-from sentdm_async._bulk.activities import ACTIVITIES
 from sentdm_async._bulk.engine import Handle, Job
 from sentdm_async._core.checks import check_number, check_positive_int
 from sentdm_async._core.ids import check_id, message_path
@@ -70,6 +69,7 @@ from sentdm_async.errors import (
     SentError,
     WatchTimeoutError,
 )
+from sentdm_async.resources.messages import ACTIVITIES
 from sentdm_async.types._decode import dec_hook
 from sentdm_async.types.messages import (
     FAILURE_STATUSES,

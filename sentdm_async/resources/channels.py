@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, TypeAlias, Unpack
 
-from sentdm_async._http.wire import Envelope
 from sentdm_async.resources._base import Resource, decoder
-from sentdm_async.types._decode import json_decoder
 from sentdm_async.types.channels import (
     VoiceCallbackTest,
     VoiceNumber,
@@ -27,7 +25,7 @@ _SECRET: Final = decoder(VoiceSecret)
 
 _CREATED: Final = decoder(VoiceNumberCreated)
 
-_NUMBERS: Final = json_decoder(Envelope[list[VoiceNumber]])
+_NUMBERS: Final = decoder(list[VoiceNumber])
 
 _NUMBER: Final = decoder(VoiceNumber)
 

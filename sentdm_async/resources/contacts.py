@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, Unpack
 
 from sentdm_async._core.checks import check_positive_int
-from sentdm_async._http.wire import Envelope
 from sentdm_async.resources._base import AsyncPager, Resource, decoder
-from sentdm_async.types._decode import json_decoder
 from sentdm_async.types.contacts import Contact, ContactMessageSummary, ContactPage
 
 if TYPE_CHECKING:
@@ -17,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Contacts"]
 
-_PAGE: Final = json_decoder(Envelope[ContactPage])
+_PAGE: Final = decoder(ContactPage)
 _CONTACT: Final = decoder(Contact)
 
 

@@ -10,9 +10,7 @@ import msgspec
 
 from sentdm_async._core.ids import message_path
 from sentdm_async._http.options import RequestOptions
-from sentdm_async._http.wire import Envelope
 from sentdm_async.resources._base import AsyncPager, Resource, decoder, page_params
-from sentdm_async.types._decode import json_decoder
 from sentdm_async.types.messages import (
     ActivityLog,
     Message,
@@ -36,12 +34,12 @@ def messages_of(page: MessagePage) -> list[Message]:
 
 __all__ = ["ACTIVITIES", "Messages", "SendBody", "messages_of"]
 
-_STATUS: Final = json_decoder(Envelope[Message])
+_STATUS: Final = decoder(Message)
 
-ACTIVITIES: Final = json_decoder(Envelope[ActivityLog])
+ACTIVITIES: Final = decoder(ActivityLog)
 
 
-_SEND: Final = json_decoder(Envelope[SendResult])
+_SEND: Final = decoder(SendResult)
 
 
 _CHANNELS: Final = frozenset({"sms", "whatsapp", "rcs", "mms"})

@@ -14,10 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, Unpack
 
-from sentdm_async._http.wire import Envelope
 from sentdm_async.resources._base import Resource, body_fields, decoder, mapping_arg
 from sentdm_async.resources._wire_names import BRAND, CAMPAIGN, to_wire
-from sentdm_async.types._decode import json_decoder
 from sentdm_async.types.profiles import Campaign, Profile, ProfileCompletion, ProfileList
 
 if TYPE_CHECKING:
@@ -41,7 +39,7 @@ _COMPLETE: Final = decoder(ProfileCompletion)
 _CAMPAIGN: Final = decoder(Campaign)
 
 
-_CAMPAIGNS: Final = json_decoder(Envelope[list[Campaign]])
+_CAMPAIGNS: Final = decoder(list[Campaign])
 
 
 def _campaign(value: object) -> object:

@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, Unpack
 
-from sentdm_async._http.wire import Envelope
 from sentdm_async.resources._base import AsyncPager, Resource, decoder, page_params
-from sentdm_async.types._decode import json_decoder
 from sentdm_async.types.voice import Call, CallPage, CallParticipant, CallRecordings, VoiceToken
 
 if TYPE_CHECKING:
@@ -36,7 +34,7 @@ _CALLS: Final = decoder(CallPage)
 _RECORDINGS: Final = decoder(CallRecordings)
 
 
-_PARTICIPANTS: Final = json_decoder(Envelope[list[CallParticipant]])
+_PARTICIPANTS: Final = decoder(list[CallParticipant])
 
 
 _RECORD_ACTIONS: Final = frozenset({"start", "stop"})

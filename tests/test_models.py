@@ -263,3 +263,19 @@ def test_message_body_reads_mms_media_header_media_and_subject() -> None:
     assert (body.media[0].mime_type, body.media[0].size_bytes) == ("image/png", 1024)
     assert body.buttons is not None
     assert body.buttons[0].postback_data == "ok"
+
+
+@pytest.mark.parametrize("details", [{"to": ["invalid"]}, ["x"], "text", 3])
+def test_an_error_object_with_details_decodes_beside_data(details: object) -> None:
+    """``error.details`` of any JSON shape decodes with the timestamp hook set (was a 2xx lost)."""
+    body = msgspec.json.encode(
+        {
+            "success": True,
+            "data": {"id": "m1"},
+            "error": {"code": "X_001", "message": "partial", "details": details},
+        }
+    )
+    envelope = json_decoder(Envelope[dict[str, str]]).decode(body)
+    assert envelope.data == {"id": "m1"}
+    assert envelope.error is not None
+    assert envelope.error.details == details

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
@@ -25,7 +25,7 @@ class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
 
     code: str | None = None
     message: str | None = None
-    details: object = None
+    details: Any = None
     doc_url: str | None = None
 
 

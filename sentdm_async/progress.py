@@ -56,6 +56,10 @@ def chunked(ids: Iterable[str], chunk_size: int) -> Iterator[tuple[int, list[str
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    return _chunks(ids, chunk_size)  # checked now, not at the first chunk
+
+
+def _chunks(ids: Iterable[str], chunk_size: int) -> Iterator[tuple[int, list[str]]]:
     chunk: list[str] = []
     number = 0
     for message_id in ids:

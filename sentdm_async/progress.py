@@ -79,17 +79,17 @@ class ProgressStore(Protocol):
     """
 
     async def open(self) -> None:
-        """Get ready: repair what a crash left, open files (a no-op for Redis)."""
+        """Get ready: repair what a crash left, open files, check the chunk size.
+
+        Raises:
+            JobMismatchError: The job was cut with another ``chunk_size`` than the store's.
+        """
 
     async def aclose(self) -> None:
         """Release what `open` took."""
 
     async def done(self, chunks: Iterable[int] | None = None) -> set[int]:
-        """The chunks of ``chunks`` (``None``: all) recorded done.
-
-        Raises:
-            JobMismatchError: The job was cut with another ``chunk_size`` than the store's.
-        """
+        """The chunks of ``chunks`` (``None``: all) recorded done."""
 
     async def answered(self, ids: Iterable[str] | None = None) -> set[str]:
         """The ids of ``ids`` (``None``: all) with a stored answer (as their lines name them)."""
@@ -236,10 +236,11 @@ class FileProgress:
         await self.aclose()
 
     async def open(self) -> None:
-        """Cut torn last lines and open the files for appending (creating them).
+        """Cut torn last lines, open the files for appending (creating them), read the manifest.
 
         Raises:
             OSError: A file cannot be read or written.
+            JobMismatchError: The manifest's chunks were cut with another ``chunk_size``.
         """
         await anyio.to_thread.run_sync(self._open)
 
@@ -248,6 +249,7 @@ class FileProgress:
             for appender in (self.results, self.manifest):
                 if appender is not None:
                     appender.open()
+            self._done = self._read_manifest()
         except BaseException:
             self._close()
             raise
@@ -262,11 +264,7 @@ class FileProgress:
                 appender.close()
 
     async def done(self, chunks: Iterable[int] | None = None) -> set[int]:
-        """The chunks of ``chunks`` (``None``: all) in the manifest (the manifest is read once).
-
-        Raises:
-            JobMismatchError: The manifest's chunks were cut with another ``chunk_size``.
-        """
+        """The chunks of ``chunks`` (``None``: all) in the manifest (read once, by `open`)."""
         if self._done is None:
             self._done = await anyio.to_thread.run_sync(self._read_manifest)
         return set(self._done) if chunks is None else self._done.intersection(chunks)
@@ -358,14 +356,14 @@ class RedisProgress:
     """A `ProgressStore` in Redis: answers in a hash, chunks done in a set, the plan in a hash.
 
     The keys are ``{prefix}:results`` (message id -> line), ``{prefix}:done`` (chunk numbers)
-    and ``{prefix}:meta`` (``chunks``: how many the job has; ``chunk_size``). Every write is
-    one command, durable as far as the Redis server's persistence goes. The connection is the
-    caller's: `aclose` leaves it open.
+    and ``{prefix}:meta`` (``chunks``: how many the job has; ``chunk_size``, recorded by the
+    first `open` with one). Every write is one command, durable as far as the Redis server's
+    persistence goes. The connection is the caller's: `aclose` leaves it open.
 
     Args:
         redis: A ``redis.asyncio.Redis`` connection.
         prefix: The job's key prefix.
-        chunk_size: The job's chunk size: `done` refuses a job planned with another one.
+        chunk_size: The job's chunk size: `open` records it, or refuses a job cut with another.
     """
 
     def __init__(self, redis: Redis, prefix: str, *, chunk_size: int | None = None) -> None:
@@ -388,19 +386,27 @@ class RedisProgress:
         await self.aclose()
 
     async def open(self) -> None:
-        """Nothing to open: the connection is the caller's."""
+        """Record the store's ``chunk_size`` for the job, or check it against the one recorded.
+
+        Raises:
+            JobMismatchError: The job was cut with another ``chunk_size``.
+        """
+        if self.chunk_size is None:
+            return
+        await self.redis.hsetnx(self.meta_key, "chunk_size", self.chunk_size)
+        recorded = int(await self.redis.hget(self.meta_key, "chunk_size") or 0)
+        if recorded != self.chunk_size:
+            job = self.meta_key.removesuffix(":meta")
+            raise JobMismatchError(
+                f"{job} holds a job cut into chunks of {recorded} ids, not {self.chunk_size}: "
+                f"resume it with chunk_size={recorded}, or use a new job id"
+            )
 
     async def aclose(self) -> None:
         """Nothing to close: the connection is the caller's."""
 
     async def done(self, chunks: Iterable[int] | None = None) -> set[int]:
-        """The chunks of ``chunks`` (``None``: all) in the done set.
-
-        Raises:
-            JobMismatchError: The job was planned (`plan`) with another ``chunk_size``.
-        """
-        if self.chunk_size is not None:
-            await self._check_chunk_size()
+        """The chunks of ``chunks`` (``None``: all) in the done set."""
         if chunks is None:
             return {int(member) for member in await self.redis.smembers(self.done_key)}
         wanted = list(chunks)
@@ -408,15 +414,6 @@ class RedisProgress:
             return set()
         flags = await self.redis.smismember(self.done_key, [str(c) for c in wanted])
         return {chunk for chunk, flag in zip(wanted, flags, strict=True) if flag}
-
-    async def _check_chunk_size(self) -> None:
-        recorded = await self.redis.hget(self.meta_key, "chunk_size")
-        if recorded is not None and int(recorded) != self.chunk_size:
-            raise JobMismatchError(
-                f"{self.meta_key.removesuffix(':meta')} holds a job cut into chunks of "
-                f"{int(recorded)} ids, not {self.chunk_size}: enqueue it with "
-                f"chunk_size={int(recorded)}, or use a new job id"
-            )
 
     async def answered(self, ids: Iterable[str] | None = None) -> set[str]:
         """The ids of ``ids`` (``None``: all) with an answer in the hash."""
@@ -440,11 +437,8 @@ class RedisProgress:
         await self.redis.sadd(self.done_key, str(chunk))
 
     async def plan(self, chunks: int) -> None:
-        """Record how many chunks the job has (and its ``chunk_size``, if the store has one)."""
-        meta: dict[str, int] = {"chunks": chunks}
-        if self.chunk_size is not None:
-            meta["chunk_size"] = self.chunk_size
-        await self.redis.hset(self.meta_key, mapping=meta)  # type: ignore[arg-type]
+        """Record how many chunks the job has (`tally` reports it)."""
+        await self.redis.hset(self.meta_key, "chunks", chunks)
 
     async def tally(self) -> tuple[int, int | None]:
         """``(chunks done, chunks planned)``; planned is ``None`` before `plan`."""

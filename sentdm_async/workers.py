@@ -535,6 +535,7 @@ async def enqueue(
     connection = aioredis.from_url(redis_url)
     try:
         store = _store(connection, api_key, job_id, chunk_size=chunk_size)
+        await store.open()
         done = await store.done()
         number = -1
         for number, chunk_ids in chunks:

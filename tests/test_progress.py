@@ -224,6 +224,10 @@ async def test_run_job_resumes_from_a_redis_store(
         assert (report.skipped_chunks, report.chunks, report.results) == (2, 3, 25)
         answers = await store.answers()
         assert await store.answered(["nope", ids[0]]) == {ids[0]}
+        assert await store.answered() == set(ids)
+        assert await store.answered([]) == set()
+        assert await store.done([]) == set()
+        assert await store.tally() == (5, None)  # run_job plans nothing: chunks only
     assert set(answers) == set(ids)
     fetched = Counter({i: sim.stats.by_message[i] for i in ids})
     assert all(fetched[i] == 1 for i in ids[:20])
@@ -233,6 +237,8 @@ async def test_run_job_resumes_from_a_redis_store(
     async with redis_store(redis_server, 20, prefix) as other:
         with pytest.raises(JobMismatchError, match="chunks of 10 ids, not 20"):
             await run_job(client, ids, None, chunk_size=20, store=other)
+    async with redis_store(redis_server, 10, prefix) as same, same:
+        assert await same.done() == {0, 1, 2, 3, 4}
     assert sim.stats.requests == requests
     with pytest.raises(ValueError, match="a directory or a store"):
         await run_job(client, ids, None)

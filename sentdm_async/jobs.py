@@ -212,8 +212,8 @@ async def run_job(
     if store is None:
         store = await _file_store(directory, chunk_size, keep_answers=sink is None)
     job = _Job(store, sink, chunk_size)
-    await store.open()
     try:
+        await store.open()
         done = await store.done()
         stream = client.messages.retrieve_activities_many(
             job.todo(ids, done), concurrency=concurrency, ordered=True

@@ -23,6 +23,9 @@ from sentdm_async.progress import (
     chunked,
     repair_tail,
 )
+from sentdm_async.redis import account_tag
+
+from .conftest import API_KEY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
@@ -214,7 +217,7 @@ async def test_run_job_resumes_from_a_redis_store(
     chunks exactly once in all. Another chunk size is refused by name before any request.
     """
     ids = sim.create_messages(45)
-    prefix = f"test-progress-{next(_prefixes)}"
+    prefix = f"{account_tag(API_KEY)}:job:progress-{next(_prefixes)}"  # as workers name jobs
     async with redis_store(redis_server, 10, prefix) as store:
         store.fail_on = ids[25]
         with pytest.raises(RuntimeError, match="Redis went away"):

@@ -47,8 +47,8 @@ async def run_activities(client: AsyncSent, args: argparse.Namespace, ui: Ui) ->
         out: StdoutLines | FileProgress = StdoutLines()
         if args.resume is not None:
             resume = ResumeFile(args.resume, retry_failed=args.retry_failed)
-            skip = await resume.open()
             stack.push_async_callback(resume.aclose)
+            skip = await resume.open()
             out = resume.store
         source = open_ids(args.ids, args.ids_file, skip=skip)
         stack.callback(source.close)

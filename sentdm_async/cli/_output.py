@@ -58,25 +58,17 @@ T = TypeVar("T")
 
 
 class JsonLines:
-    """Writes one JSON document per line, flushed per line, to stdout or to a binary file.
+    """Writes one JSON document per line to stdout, flushed per line (single answers, live events).
 
     stdout is looked up at every write (not kept), so that rich can redirect it above a live
-    display when stdout and stderr share a terminal.
+    display when stdout and stderr share a terminal. Bulk output goes through `StdoutLines`.
     """
-
-    def __init__(self, file: IO[bytes] | None = None) -> None:
-        self._file = file
 
     def write(self, document: object) -> None:
         """Encode ``document`` and write it as one line."""
-        line = _ENCODER.encode(document) + b"\n"
-        if self._file is not None:
-            self._file.write(line)
-            self._file.flush()
-        else:
-            out = sys.stdout
-            out.write(line.decode())
-            out.flush()
+        out = sys.stdout
+        out.write((_ENCODER.encode(document) + b"\n").decode())
+        out.flush()
 
 
 class StdoutLines:

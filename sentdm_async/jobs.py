@@ -12,6 +12,11 @@ id, keyed by ``message_id`` (a redone chunk can repeat lines for its ids: the la
 is its answer, see `read_results`); any callable taking an `ActivityResult` can be the sink
 instead, and must be idempotent per message id the same way.
 
+Both files are a `FileProgress` (`sentdm_async.progress`): a chunk's lines are written in one
+batch, then fsynced, then the chunk is appended to the manifest and fsynced, every write and
+fsync in a worker thread, so the event loop never waits for the disk. Another
+`ProgressStore` (a `RedisProgress`, say) can keep the job instead: ``store=``.
+
 Resuming is safe after a full disk too: a last line torn by the failed write (in the results
 file or the manifest) is cut off before anything is appended, so no line is glued to it. The
 manifest records ``chunk_size``: resuming with another one raises `JobMismatchError` (the
@@ -24,12 +29,14 @@ since JSON text cannot hold it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import os
 from collections import deque
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+import anyio
 import msgspec
 
 from sentdm_async.errors import (
@@ -40,6 +47,7 @@ from sentdm_async.errors import (
     JobMismatchError,
     SentError,
 )
+from sentdm_async.progress import FileProgress, ProgressStore, chunked, repair_tail
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -48,9 +56,11 @@ if TYPE_CHECKING:
     from sentdm_async.types.messages import ActivityResult
 
 __all__ = [
+    "FileProgress",
     "JobMismatchError",
     "JobReport",
     "JsonlSink",
+    "ProgressStore",
     "error_info",
     "line_id",
     "read_results",
@@ -61,6 +71,8 @@ __all__ = [
 MANIFEST: Final = "manifest.jsonl"
 RESULTS: Final = "results.jsonl"
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="string")
+#: Bytes of answers a chunk gathers before they are saved (its end saves the rest).
+_SAVE_BYTES: Final = 1 << 20
 
 
 class JobReport(msgspec.Struct, kw_only=True):
@@ -121,11 +133,15 @@ def result_line(result: ActivityResult) -> dict[str, Any]:
 
 
 class JsonlSink:
-    """Appends one JSON line per result to a file; `sync` makes what was written durable."""
+    """Appends one JSON line per result to a file; `sync` makes what was written durable.
+
+    Blocking (a write per result, an fsync per `sync`): `run_job` no longer uses it, and keeps
+    its answers in a `FileProgress` written off the event loop instead.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        _cut_torn_tail(self.path)
+        repair_tail(self.path)
         self._file: IO[bytes] = self.path.open("ab")
 
     def __call__(self, result: ActivityResult) -> None:
@@ -158,71 +174,15 @@ def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
     return answers
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Cut ``path`` back to its last complete line (a write a crash or full disk tore).
-
-    Appending after a torn line would glue the next line to it, and both would be lost.
-    """
-    try:
-        file = path.open("r+b")
-    except FileNotFoundError:
-        return
-    with file:
-        size = file.seek(0, os.SEEK_END)
-        end = size
-        while end > 0:
-            start = max(0, end - 65536)
-            file.seek(start)
-            block = file.read(end - start)
-            newline = block.rfind(b"\n")
-            if newline >= 0:
-                end = start + newline + 1
-                break
-            end = start
-        if end < size:
-            file.truncate(end)
-            file.flush()
-            os.fsync(file.fileno())
-
-
-def _done_chunks(folder: Path, chunk_size: int) -> set[int]:
-    """Create ``folder`` if needed; return the chunks its manifest records as done.
-
-    Raises:
-        JobMismatchError: The manifest's chunks were cut with another ``chunk_size``.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = folder / MANIFEST
-    done: set[int] = set()
-    _cut_torn_tail(manifest)
-    if not manifest.exists():
-        return done
-    with manifest.open("rb") as file:
-        for line in file:
-            try:
-                entry = msgspec.json.decode(line)
-            except msgspec.DecodeError:
-                continue  # torn by a crash: that chunk is redone
-            if not isinstance(entry, dict) or not isinstance(entry.get("chunk"), int):
-                continue
-            recorded = entry.get("chunk_size", chunk_size)  # absent in older manifests
-            if recorded != chunk_size:
-                raise JobMismatchError(
-                    f"{folder} holds a job cut into chunks of {recorded} ids, not {chunk_size}: "
-                    f"resume it with chunk_size={recorded}, or use a new directory"
-                )
-            done.add(entry["chunk"])
-    return done
-
-
 async def run_job(
     client: AsyncSent,
     ids: Iterable[str],
-    directory: str | Path,
+    directory: str | Path | None,
     *,
     chunk_size: int = 1000,
     concurrency: int = 32,
     sink: Callable[[ActivityResult], Awaitable[None] | None] | None = None,
+    store: ProgressStore | None = None,
 ) -> JobReport:
     """Fetch the activity log of every id into ``sink``, skipping chunks already done.
 
@@ -230,15 +190,18 @@ async def run_job(
         client: The client (its budget and retries apply).
         ids: The ids, in the same order on every run.
         directory: Where ``manifest.jsonl`` (and, with the default sink, ``results.jsonl``)
-            live; created if missing.
+            live; created if missing. Unused (may be ``None``) when ``store`` is given.
         chunk_size: Ids per chunk: the most work a crash can make the next run redo is the
             chunks in flight (about ``4 x concurrency`` ids, rounded up to whole chunks).
         concurrency: Requests in flight.
         sink: Called with every `ActivityResult` in input order (sync or async); idempotent
-            per message id. Default: a `JsonlSink` on ``directory/results.jsonl``.
+            per message id. Default: the answers go to the store (``results.jsonl``), a chunk
+            at a time.
+        store: Where the chunks done (and, without a ``sink``, the answers) are kept.
+            Default: a `FileProgress` on ``directory``.
 
     Raises:
-        ValueError: ``chunk_size`` below 1.
+        ValueError: ``chunk_size`` below 1, or neither ``directory`` nor ``store``.
         JobMismatchError: ``directory`` holds a job started with another ``chunk_size``.
         SentError: The client failed as a whole (e.g. it was closed).
         OSError: Writing the results or the manifest failed (e.g. a full disk); run the job
@@ -246,64 +209,99 @@ async def run_job(
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
-    folder = Path(directory)
-    done = _done_chunks(folder, chunk_size)
-    report = JobReport()
-    chunks: deque[int] = deque()  # the chunk of every id handed to the stream, in order
-    counts: dict[int, int] = {}
-
-    def todo() -> Iterator[str]:
-        skipped: set[int] = set()
-        for position, message_id in enumerate(ids):
-            chunk = position // chunk_size
-            if chunk in done:
-                skipped.add(chunk)
-                continue
-            chunks.append(chunk)
-            counts[chunk] = counts.get(chunk, 0) + 1
-            yield message_id
-        report.skipped_chunks = len(skipped)
-
-    own_sink = JsonlSink(folder / RESULTS) if sink is None else None
-    write = own_sink if own_sink is not None else sink
-    assert write is not None  # noqa: S101 - one of the two is set
-    current: int | None = None
-    with contextlib.ExitStack() as stack:
-        manifest = stack.enter_context((folder / MANIFEST).open("ab"))
-        if own_sink is not None:
-            stack.callback(own_sink.close)
+    if store is None:
+        store = await _file_store(directory, chunk_size, keep_answers=sink is None)
+    job = _Job(store, sink, chunk_size)
+    try:
+        await store.open()
+        done = await store.done()
         stream = client.messages.retrieve_activities_many(
-            todo(), concurrency=concurrency, ordered=True
+            job.todo(ids, done), concurrency=concurrency, ordered=True
         )
         async with stream:
             async for result in stream:
-                chunk = chunks.popleft()
-                if current is not None and chunk != current:
-                    _finish(current, chunk_size, counts, own_sink, manifest, report)
-                current = chunk
-                outcome = write(result)
-                if inspect.isawaitable(outcome):
-                    await outcome
-                report.results += 1
-                report.failed += not result.ok
-        if current is not None:
-            _finish(current, chunk_size, counts, own_sink, manifest, report)
-    return report
+                await job.take(result)
+        await job.finish()
+    finally:
+        await store.aclose()
+    return job.report
 
 
-def _finish(
-    chunk: int,
-    chunk_size: int,
-    counts: dict[int, int],
-    sink: JsonlSink | None,
-    manifest: IO[bytes],
-    report: JobReport,
-) -> None:
-    """A chunk's last result is written: make it durable, then record the chunk as done."""
-    if sink is not None:
-        sink.sync()
-    entry = {"chunk": chunk, "ids": counts.pop(chunk, 0), "chunk_size": chunk_size}
-    manifest.write(_ENCODER.encode(entry) + b"\n")
-    manifest.flush()
-    os.fsync(manifest.fileno())
-    report.chunks += 1
+async def _file_store(
+    directory: str | Path | None, chunk_size: int, *, keep_answers: bool
+) -> FileProgress:
+    """The default store: ``manifest.jsonl`` (and ``results.jsonl``) in ``directory``."""
+    if directory is None:
+        raise ValueError("run_job needs a directory or a store")
+    folder = Path(directory)
+    await anyio.to_thread.run_sync(functools.partial(folder.mkdir, parents=True, exist_ok=True))
+    results = folder / RESULTS if keep_answers else None
+    return FileProgress(results, folder / MANIFEST, chunk_size=chunk_size)
+
+
+class _Job:
+    """One run of a job: which chunk each result belongs to, and the answers not saved yet."""
+
+    def __init__(
+        self,
+        store: ProgressStore,
+        sink: Callable[[ActivityResult], Awaitable[None] | None] | None,
+        chunk_size: int,
+    ) -> None:
+        self.report = JobReport()
+        self._store = store
+        self._sink = sink
+        self._chunk_size = chunk_size
+        self._chunks: deque[tuple[int, int]] = deque()  # (chunk, ids) in input order
+        self._left = 0  # results of the current chunk still to come
+        self._answers: list[tuple[str, bytes]] = []
+        self._bytes = 0
+
+    def todo(self, ids: Iterable[str], done: set[int]) -> Iterator[str]:
+        """The ids of the chunks not done, in order (counting the chunks skipped)."""
+        for chunk, chunk_ids in chunked(ids, self._chunk_size):
+            if chunk in done:
+                self.report.skipped_chunks += 1
+                continue
+            self._chunks.append((chunk, len(chunk_ids)))
+            yield from chunk_ids
+
+    async def take(self, result: ActivityResult) -> None:
+        """Hand ``result`` on; once it is the last of its chunk, save and mark the chunk."""
+        if self._left == 0:
+            self._left = self._chunks[0][1]
+        await self._write(result)
+        self.report.results += 1
+        self.report.failed += not result.ok
+        self._left -= 1
+        if self._left == 0:
+            await self._finish_chunk()
+
+    async def _write(self, result: ActivityResult) -> None:
+        if self._sink is not None:
+            outcome = self._sink(result)
+            if inspect.isawaitable(outcome):
+                await outcome
+            return
+        line = result_line(result)
+        encoded = _ENCODER.encode(line)
+        self._answers.append((line["message_id"], encoded))
+        self._bytes += len(encoded)
+        if self._bytes >= _SAVE_BYTES:  # a huge chunk: save part of it now, bounding memory
+            await self._save()
+
+    async def _save(self) -> None:
+        answers, self._answers, self._bytes = self._answers, [], 0
+        await self._store.save(answers)
+
+    async def _finish_chunk(self) -> None:
+        """The chunk's last result is handed on: make its answers durable, then mark it done."""
+        chunk, count = self._chunks.popleft()
+        await self._save()
+        await self._store.mark(chunk, count)
+        self.report.chunks += 1
+
+    async def finish(self) -> None:
+        """Nothing is left over: every chunk started was finished by `take`."""
+        if self._left or self._answers:  # pragma: no cover - one result per id, always
+            raise RuntimeError("the stream ended inside a chunk")

@@ -7,7 +7,8 @@ acks), and runs each chunk on a worker with a client whose budget is a `RedisRat
 worker together stays under the account's limit.
 
 Results go to Redis, keyed by message id (a redone chunk overwrites its own answers), with the
-chunks done in a set, so `progress` can report and `results` read them from anywhere::
+chunks done in a set (a `sentdm_async.progress.RedisProgress` per job), so `progress` can
+report and `results` read them from anywhere::
 
     # tasks.py, imported by the workers (``taskiq worker tasks:broker``) and by the producer
 
@@ -61,6 +62,7 @@ import msgspec
 
 from sentdm_async.errors import JobNotFoundError
 from sentdm_async.jobs import line_id, result_line
+from sentdm_async.progress import RedisProgress, chunked
 from sentdm_async.redis import account_tag
 
 try:
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
 
     from taskiq import AsyncTaskiqDecoratedTask
 
+    from sentdm_async._bulk.activities import ActivityStream
     from sentdm_async._client import AsyncSent
 
 __all__ = [
@@ -124,9 +127,11 @@ def _stop_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-def _keys(api_key: str, job_id: str) -> tuple[str, str, str]:
-    base = f"{account_tag(api_key)}:job:{job_id}"
-    return f"{base}:results", f"{base}:done", f"{base}:meta"
+def _store(
+    connection: Redis, api_key: str, job_id: str, *, chunk_size: int | None = None
+) -> RedisProgress:
+    """The job's `RedisProgress`: keys ``{account tag}:job:{job_id}:results|done|meta``."""
+    return RedisProgress(connection, f"{account_tag(api_key)}:job:{job_id}", chunk_size=chunk_size)
 
 
 class ChunkBroker(RedisStreamBroker):
@@ -388,9 +393,9 @@ def register(
             try:
                 with broker.running():
                     sent, connection = await client()
-                    keys = _keys(api_key, job_id)
+                    store = _store(connection, api_key, job_id)
                     answered = await _run_chunk(
-                        sent, connection, keys, chunk, ids, concurrency, attempts, unsaved
+                        sent, store, chunk, ids, concurrency, attempts, unsaved
                     )
             finally:
                 if unsaved:
@@ -418,8 +423,7 @@ def _keep(
 
 async def _run_chunk(
     sent: AsyncSent,
-    connection: Redis,
-    keys: tuple[str, str, str],
+    store: RedisProgress,
     chunk: int,
     ids: list[str],
     concurrency: int,
@@ -435,7 +439,7 @@ async def _run_chunk(
     delay = _FIRST_BACKOFF
     for attempt in range(1, max(attempts, 1) + 1):
         try:
-            return await _store_chunk(sent, connection, keys, chunk, ids, concurrency, unsaved)
+            return await _store_chunk(sent, store, chunk, ids, concurrency, unsaved)
         except Exception as exc:  # whatever failed, the chunk must not be lost
             if attempt >= attempts:
                 logger.error(  # the cause is in the message: no traceback flood
@@ -460,8 +464,7 @@ async def _run_chunk(
 
 async def _store_chunk(
     sent: AsyncSent,
-    connection: Redis,
-    keys: tuple[str, str, str],
+    store: RedisProgress,
     chunk: int,
     ids: list[str],
     concurrency: int,
@@ -473,33 +476,38 @@ async def _store_chunk(
     a write, the rest of the chunk is still fetched but kept in ``unsaved``, and the error is
     raised at the end: the requests are spent anyway, and the next try writes the answers.
     """
-    results_key, done_key, _ = keys
-    if await connection.sismember(done_key, str(chunk)):
+    if await store.done([chunk]):
         unsaved.clear()
         return 0  # done by an earlier delivery of this chunk
     if unsaved:
-        await connection.hset(results_key, mapping=cast("Any", unsaved))
+        await store.save(list(unsaved.items()))
         unsaved.clear()
-    todo = ids
-    if ids:
-        stored = await connection.hmget(results_key, [line_id(i) for i in ids])
-        todo = [i for i, answer in zip(ids, stored, strict=True) if answer is None]
-    refused: RedisError | None = None
+    answered = await store.answered([line_id(i) for i in ids])
+    todo = [i for i in ids if line_id(i) not in answered]
     async with sent.messages.retrieve_activities_many(todo, concurrency=concurrency) as stream:
-        async for result in stream:
-            line = result_line(result)
-            key, value = line["message_id"], _ENCODER.encode(line)
-            if refused is None:
-                try:
-                    await connection.hset(results_key, key, value)
-                    continue
-                except RedisError as exc:
-                    refused = exc  # a hung Redis would cost its timeout per answer: stop trying
-            unsaved[key] = value
+        refused = await _save_each(stream, store, unsaved)
     if refused is not None:
         raise refused
-    await connection.sadd(done_key, str(chunk))
+    await store.mark(chunk, len(ids))
     return len(ids)
+
+
+async def _save_each(
+    stream: ActivityStream, store: RedisProgress, unsaved: dict[str, bytes]
+) -> RedisError | None:
+    """Save each answer of ``stream`` as it comes; once Redis refuses one, keep the rest."""
+    refused: RedisError | None = None
+    async for result in stream:
+        line = result_line(result)
+        key, value = line["message_id"], _ENCODER.encode(line)
+        if refused is None:
+            try:
+                await store.save([(key, value)])
+                continue
+            except RedisError as exc:
+                refused = exc  # a hung Redis would cost its timeout per answer: stop trying
+        unsaved[key] = value
+    return refused
 
 
 async def enqueue(
@@ -515,31 +523,28 @@ async def enqueue(
 
     Enqueueing the same job again enqueues only the chunks not recorded as done, so it also
     resumes a job whose messages were lost (e.g. trimmed from the stream).
+
+    Raises:
+        ValueError: ``chunk_size`` below 1.
+        JobMismatchError: The job was enqueued before with another ``chunk_size`` (its chunks
+            done would not be the chunks skipped); nothing is enqueued.
     """
     import redis.asyncio as aioredis
 
-    if not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
-    _, done_key, meta_key = _keys(api_key, job_id)
+    chunks = chunked(ids, chunk_size)  # checks chunk_size before any connection
     connection = aioredis.from_url(redis_url)
     try:
-        done = {int(member) for member in await connection.smembers(done_key)}
-        chunk: list[str] = []
-        number = 0
-        for message_id in ids:
-            chunk.append(message_id)
-            if len(chunk) == chunk_size:
-                if number not in done:
-                    await task.kiq(job_id, number, chunk)
-                number, chunk = number + 1, []
-        if chunk:
+        store = _store(connection, api_key, job_id, chunk_size=chunk_size)
+        await store.open()
+        done = await store.done()
+        number = -1
+        for number, chunk_ids in chunks:
             if number not in done:
-                await task.kiq(job_id, number, chunk)
-            number += 1
-        await connection.hset(meta_key, mapping={"chunks": number})
+                await task.kiq(job_id, number, chunk_ids)
+        await store.plan(number + 1)
     finally:
         await connection.aclose()
-    return number
+    return number + 1
 
 
 async def wait(
@@ -580,27 +585,19 @@ async def progress(redis_url: str, api_key: str, job_id: str) -> tuple[int, int]
 async def _progress(redis_url: str, api_key: str, job_id: str) -> tuple[int, int | None]:
     import redis.asyncio as aioredis
 
-    _, done_key, meta_key = _keys(api_key, job_id)
     connection = aioredis.from_url(redis_url)
     try:
-        done = await connection.scard(done_key)
-        total = await connection.hget(meta_key, "chunks")
+        return await _store(connection, api_key, job_id).tally()
     finally:
         await connection.aclose()
-    return int(done), None if total is None else int(total)
 
 
 async def results(redis_url: str, api_key: str, job_id: str) -> dict[str, dict[str, Any]]:
     """Every answer of a job so far, by message id (the lines `sentdm_async.jobs` writes)."""
     import redis.asyncio as aioredis
 
-    results_key, _, _ = _keys(api_key, job_id)
     connection = aioredis.from_url(redis_url)
     try:
-        stored = await connection.hgetall(results_key)
+        return await _store(connection, api_key, job_id).answers()
     finally:
         await connection.aclose()
-    return {
-        (key.decode() if isinstance(key, bytes) else str(key)): msgspec.json.decode(value)
-        for key, value in stored.items()
-    }

@@ -222,6 +222,70 @@ async def test_activities_resume_unterminated_line(
     assert [line["message_id"] for line in written] == ids
 
 
+class ThreadRecordingStdout(io.StringIO):
+    """A stdout that records the thread of every write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+
+    def write(self, text: str) -> int:
+        self.threads.add(threading.get_ident())
+        return super().write(text)
+
+
+async def test_activities_writes_stdout_off_the_event_loop(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON lines reach stdout from a worker thread, never from the event loop's."""
+    ids = sim.create_messages(40)
+    stdout = ThreadRecordingStdout()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    code = await amain(["--base-url", sim.base_url, "--rate-limit", "off", "activities", *ids])
+    assert code == 0
+    assert sorted(json.loads(line)["message_id"] for line in stdout.getvalue().splitlines()) == (
+        sorted(ids)
+    )
+    assert stdout.threads
+    assert threading.get_ident() not in stdout.threads
+
+
+class QuietStream:
+    """Items that come at once, then none until ``more`` is set (a cancelled read loses none)."""
+
+    def __init__(self, ready: list[int], later: list[int]) -> None:
+        self.ready = ready
+        self.later = later
+        self.more = asyncio.Event()
+
+    def __aiter__(self) -> QuietStream:
+        return self
+
+    async def __anext__(self) -> int:
+        if not self.ready:
+            if not self.later:
+                raise StopAsyncIteration
+            await self.more.wait()
+            self.ready, self.later = self.later, []
+        return self.ready.pop(0)
+
+
+async def test_batches_are_cut_when_full_and_when_the_stream_is_quiet() -> None:
+    """A batch ends at its size, and what came is handed on while the stream is quiet.
+
+    The stream stays quiet until the consumer has items 3 and 4: without the idle cut the
+    consumer would never see them and the test would hit its deadline.
+    """
+    stream = QuietStream([0, 1, 2, 3, 4], [5, 6])
+    got: list[list[int]] = []
+    async with asyncio.timeout(10):
+        async for batch in _cli_output.batches(stream, size=3, idle=0.01):
+            got.append(batch)
+            if 4 in batch:
+                stream.more.set()
+    assert got == [[0, 1, 2], [3, 4], [5, 6]]
+
+
 async def test_activities_named_pipe(
     capsys: pytest.CaptureFixture[str], sim: Simulator, tmp_path: Path
 ) -> None:

@@ -44,6 +44,7 @@ def test_all_is_sorted_and_complete() -> None:
         "errors",
         "jobs",
         "models",
+        "progress",
         "redis",
         "resources",
         "simulator",

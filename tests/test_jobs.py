@@ -14,7 +14,7 @@ import pytest
 
 from sentdm_async import ActivityResult, AsyncSent
 from sentdm_async.errors import JobMismatchError
-from sentdm_async.jobs import MANIFEST, RESULTS, read_results, run_job
+from sentdm_async.jobs import MANIFEST, RESULTS, JsonlSink, read_results, run_job
 
 from .conftest import API_KEY
 
@@ -227,3 +227,22 @@ async def test_a_lone_surrogate_id_is_answered_and_the_job_goes_on(
     answers = read_results(tmp_path / RESULTS)
     assert answers["bad\\ud800id"]["error"]["type"] == "InvalidIdError"
     assert all(answers[i]["ok"] for i in ids if i.isascii())
+
+
+async def test_the_jsonl_sink_appends_after_a_torn_line(
+    client: AsyncSent, sim: Simulator, tmp_path: Path
+) -> None:
+    """The public JsonlSink still works as a sink: it cuts a torn line, then appends whole ones."""
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(b'{"message_id": "old", "ok": true}\n{"message_id": "to')
+    ids = sim.create_messages(3)
+    sink = JsonlSink(path)
+    try:
+        report = await run_job(client, ids, tmp_path / "job", chunk_size=2, sink=sink)
+        sink.sync()
+    finally:
+        sink.close()
+    sink.close()  # twice is fine
+    assert report.chunks == 2
+    assert set(read_results(path)) == {"old", *ids}
+    assert not (tmp_path / "job" / RESULTS).exists()

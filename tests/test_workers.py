@@ -17,7 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 from taskiq.receiver import Receiver
 
-from sentdm_async.errors import JobNotFoundError
+from sentdm_async.errors import JobMismatchError, JobNotFoundError
 from sentdm_async.simulator import Simulator
 from sentdm_async.workers import (
     ChunkBroker,
@@ -354,8 +354,9 @@ async def test_empty_and_unknown_jobs_and_a_lone_surrogate_id(
 async def test_the_chunk_task_in_process(redis_server: RedisServer) -> None:
     """The chunk task itself, run in this process, stores answers and marks its chunk done.
 
-    A nudge (chunk -1) does nothing; enqueueing a job whose chunks are done sends nothing; the
-    broker's shutdown closes the client (no ResourceWarning).
+    A nudge (chunk -1) does nothing; enqueueing a job whose chunks are done sends nothing, and
+    enqueueing it with another chunk size is refused by name; the broker's shutdown closes the
+    client (no ResourceWarning).
     """
     async with Simulator(api_key=API_KEY) as sim:
         ids = [*sim.create_messages(5), "missing"]
@@ -377,3 +378,5 @@ async def test_the_chunk_task_in_process(redis_server: RedisServer) -> None:
     assert await progress(redis_server.url, API_KEY, "job-inline") == (1, 1)
     with pytest.raises(ValueError, match="chunk_size"):
         await enqueue(task, redis_server.url, API_KEY, "job-inline", ids, chunk_size=0)
+    with pytest.raises(JobMismatchError, match=r"chunks of 6 ids, not 3.*chunk_size=6"):
+        await enqueue(task, redis_server.url, API_KEY, "job-inline", ids, chunk_size=3)

@@ -20,10 +20,8 @@ import sys
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Final
 
-import msgspec
-
 from sentdm_async.cli._args import UsageError
-from sentdm_async.types._decode import json_decoder
+from sentdm_async.progress import FileProgress
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Set
@@ -209,6 +207,11 @@ def open_ids(ids: list[str], path: str | None, *, skip: Set[str] = frozenset()) 
         return IdSource(given, total=sum(m not in skip for m in given), skip=skip)
     if path == "-":
         return _stdin_ids(skip)
+    return _path_ids(path, skip)
+
+
+def _path_ids(path: str, skip: Set[str]) -> IdSource:
+    """The ids in the file at ``path``: a regular file counted first, a pipe read as it comes."""
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed by IdSource.close
     except OSError as exc:
@@ -240,18 +243,11 @@ def _stdin_ids(skip: Set[str]) -> IdSource:
 # --- the --resume file --------------------------------------------------------------------------
 
 
-class _Answered(msgspec.Struct):
-    """What a resume line is read for: its id and whether it succeeded; the rest is skipped."""
-
-    message_id: str
-    ok: bool = False
-
-
-_ANSWERED: Final = json_decoder(_Answered)
-
-
 class ResumeFile:
     """The ``--resume`` file: JSON lines of earlier runs, appended to by this one.
+
+    A `FileProgress` on the file, answers only: a torn last line is repaired when it is opened,
+    and batches of lines are written (and flushed, not fsynced) in a worker thread.
 
     Args:
         path: The file; it need not exist yet.
@@ -262,58 +258,23 @@ class ResumeFile:
         if path == "-":
             raise UsageError("--resume needs a file path, not '-'")
         self.path = path
-        self.retry_failed = retry_failed
-        #: Ids with a line in the file (with ``retry_failed``: with an ok line).
-        self.done: set[str] = set()
-        self._file: IO[bytes] | None = None
+        self.store = FileProgress(path, ok_only=retry_failed, fsync=None)
 
-    def load(self) -> None:
-        """Read the ids already answered and repair a line torn by an interrupted write.
+    async def open(self) -> set[str]:
+        """Repair a torn last line, open the file for appending; return the ids answered.
 
         Raises:
-            UsageError: The file exists but cannot be read.
+            UsageError: The file cannot be read or written.
         """
         try:
-            file = open(self.path, "rb")  # noqa: SIM115 - closed just below
-        except FileNotFoundError:
-            return
+            await self.store.open()
+            return await self.store.answered()
         except OSError as exc:
-            raise UsageError(f"cannot read resume file {self.path!r}: {exc.strerror}") from None
-        torn_at: int | None = None
-        with file:
-            offset = 0
-            for line in file:
-                try:
-                    answered = _ANSWERED.decode(line)
-                except msgspec.DecodeError:
-                    if not line.endswith(b"\n"):
-                        torn_at = offset  # the last write was cut short: drop it
-                else:
-                    if answered.ok or not self.retry_failed:
-                        self.done.add(answered.message_id)
-                    if not line.endswith(b"\n"):
-                        torn_at = -1  # complete but unterminated: add the newline
-                offset += len(line)
-        if torn_at is not None and torn_at >= 0:
-            os.truncate(self.path, torn_at)
-        elif torn_at == -1:
-            with open(self.path, "ab") as repair:
-                repair.write(b"\n")
+            await self.store.aclose()
+            raise UsageError(
+                f"cannot use resume file {self.path!r}: {exc.strerror or exc}"
+            ) from None
 
-    def open(self) -> IO[bytes]:
-        """Open the file for appending.
-
-        Raises:
-            UsageError: It cannot be written.
-        """
-        try:
-            self._file = open(self.path, "ab")  # noqa: SIM115 - closed by close()
-        except OSError as exc:
-            raise UsageError(f"cannot write resume file {self.path!r}: {exc.strerror}") from None
-        return self._file
-
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the file."""
-        file, self._file = self._file, None
-        if file is not None:
-            file.close()
+        await self.store.aclose()

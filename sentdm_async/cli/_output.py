@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Final, TypeVar
 
+import anyio
 import msgspec
 
 from sentdm_async.errors import APIError
@@ -23,18 +24,22 @@ from sentdm_async.jobs import error_info
 
 if TYPE_CHECKING:
     from collections import Counter
-    from collections.abc import Callable
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
     from types import TracebackType
 
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
 __all__ = [
+    "BATCH_IDLE",
+    "BATCH_LINES",
     "PLAIN_INTERVAL",
     "BulkProgress",
     "JsonLines",
+    "StdoutLines",
     "Ticker",
     "Ui",
+    "batches",
     "error_info",
     "error_key",
     "format_duration",
@@ -43,30 +48,77 @@ __all__ = [
 
 #: Seconds between two plain progress lines when stderr is not a terminal.
 PLAIN_INTERVAL: Final = 2.0
+#: Most results written in one batch.
+BATCH_LINES: Final = 256
+#: Seconds without a new result after which the results waiting are written.
+BATCH_IDLE: Final = 0.05
 
 _ENCODER: Final = msgspec.json.Encoder(decimal_format="string")
+T = TypeVar("T")
 
 
 class JsonLines:
-    """Writes one JSON document per line, flushed per line, to stdout or to a binary file.
+    """Writes one JSON document per line to stdout, flushed per line (single answers, live events).
 
     stdout is looked up at every write (not kept), so that rich can redirect it above a live
-    display when stdout and stderr share a terminal.
+    display when stdout and stderr share a terminal. Bulk output goes through `StdoutLines`.
     """
-
-    def __init__(self, file: IO[bytes] | None = None) -> None:
-        self._file = file
 
     def write(self, document: object) -> None:
         """Encode ``document`` and write it as one line."""
-        line = _ENCODER.encode(document) + b"\n"
-        if self._file is not None:
-            self._file.write(line)
-            self._file.flush()
-        else:
-            out = sys.stdout
-            out.write(line.decode())
-            out.flush()
+        out = sys.stdout
+        out.write((_ENCODER.encode(document) + b"\n").decode())
+        out.flush()
+
+
+class StdoutLines:
+    """Writes batches of JSON lines to stdout from a worker thread, flushed once per batch.
+
+    The bulk commands' stdout (``--resume`` writes to its `FileProgress` the same way): a slow
+    pipe (``| gzip`` on a busy machine, a paused terminal) blocks that thread, never the event
+    loop that runs the requests and the progress display.
+    """
+
+    async def save(self, answers: Sequence[tuple[str, bytes]]) -> None:
+        """Write the lines of ``answers`` (message id, JSON document) in one write."""
+        if answers:
+            text = b"".join(line + b"\n" for _, line in answers).decode()
+            await anyio.to_thread.run_sync(_write_stdout, text)
+
+
+def _write_stdout(text: str) -> None:
+    out = sys.stdout  # looked up now: rich may have redirected it above a live display
+    out.write(text)
+    out.flush()
+
+
+async def batches(
+    items: AsyncIterator[T], *, size: int = BATCH_LINES, idle: float = BATCH_IDLE
+) -> AsyncGenerator[list[T], None]:
+    """Group ``items`` into lists: at most ``size``, and none waits longer than ``idle`` seconds.
+
+    A batch is handed on when it is full, when no new item came for ``idle`` seconds, or at the
+    end: many lines per write under load, and no line held back while the stream is quiet.
+    The read timed out is cancelled, so ``items`` must lose nothing then (the bulk streams'
+    reading contract: a cancelled read loses nothing and stops nothing).
+    """
+    batch: list[T] = []
+    while True:
+        with anyio.move_on_after(idle if batch else None) as scope:
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                break
+        if scope.cancelled_caught:
+            yield batch
+            batch = []
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def error_key(exc: BaseException) -> str:

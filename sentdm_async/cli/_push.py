@@ -23,6 +23,7 @@ from sentdm_async.simulator._model import OutcomeMix
 from sentdm_async.webhooks import aiohttp_handler
 
 if TYPE_CHECKING:
+    from sentdm_async.simulator import Simulator
     from sentdm_async.webhooks import WebhookEvent
 
 __all__ = ["PassResult", "watch_pass"]
@@ -87,26 +88,15 @@ async def watch_pass(
         expect_pushes: Tell the watcher pushes will come (no polls before the first one).
         gap_fill: The watcher's `PollPolicy.gap_fill`.
     """
-    from sentdm_async.simulator import Simulator, WebhookFaults
+    from sentdm_async.simulator import WebhookFaults
 
     result = PassResult(label or ("push+poll" if push else "polling only"), messages)
-    sim = Simulator(
-        seed=seed,
-        speed=speed,
-        rate_limit=max(1, int(RATE_PER_MINUTE * speed)),
-        burst=BURST,
-        mix=mix or OutcomeMix(),
-    )
-    poll = PollPolicy(
-        min_interval=1.0 / speed,
-        max_interval=30.0 / speed,
-        not_found_grace=30.0 / speed,
-        overdue_after=60.0 / speed,
-        gap_fill=gap_fill,
-    )
+    sim = _simulator(seed, speed, mix)
     async with sim, AsyncSent(api_key=sim.api_key, base_url=sim.base_url) as client:
         watcher = client.messages.watcher(
-            poll=poll, timeout=TIMEOUT / speed, expect_pushes=expect_pushes and push
+            poll=_policy(speed, gap_fill),
+            timeout=TIMEOUT / speed,
+            expect_pushes=expect_pushes and push,
         )
         runner: web.AppRunner | None = None
         alive = [True]
@@ -121,15 +111,7 @@ async def watch_pass(
                 for message_id in sim.create_messages(messages):
                     watcher.add(message_id)
                 watcher.finish()
-                async for event in watcher:
-                    if not event.done:
-                        continue
-                    if event.error is not None:
-                        result.timed_out += 1
-                        continue
-                    ended = sim.terminal_at(event.message_id)
-                    if ended is not None:
-                        result.delays.append(max(0.0, time.monotonic() - ended) * speed)
+                await _measure(watcher, sim, speed, result)
                 tg.cancel_scope.cancel()
         finally:
             if runner is not None:
@@ -137,6 +119,43 @@ async def watch_pass(
         result.requests = sim.stats.by_route["activities"] - before
         result.rate_limited = sim.stats.rate_limited
     return result
+
+
+def _simulator(seed: int, speed: float, mix: OutcomeMix | None) -> Simulator:
+    """The pass's simulator: the demo's account limit, on a clock ``speed`` times faster."""
+    from sentdm_async.simulator import Simulator
+
+    return Simulator(
+        seed=seed,
+        speed=speed,
+        rate_limit=max(1, int(RATE_PER_MINUTE * speed)),
+        burst=BURST,
+        mix=mix or OutcomeMix(),
+    )
+
+
+def _policy(speed: float, gap_fill: Literal["adaptive", "fixed"]) -> PollPolicy:
+    """The watcher's intervals, scaled to a clock ``speed`` times faster."""
+    return PollPolicy(
+        min_interval=1.0 / speed,
+        max_interval=30.0 / speed,
+        not_found_grace=30.0 / speed,
+        overdue_after=60.0 / speed,
+        gap_fill=gap_fill,
+    )
+
+
+async def _measure(watcher: Watcher, sim: Simulator, speed: float, result: PassResult) -> None:
+    """Read ``watcher`` to the end: count timeouts, and each message's delay past its end."""
+    async for event in watcher:
+        if not event.done:
+            continue
+        if event.error is not None:
+            result.timed_out += 1
+            continue
+        ended = sim.terminal_at(event.message_id)
+        if ended is not None:
+            result.delays.append(max(0.0, time.monotonic() - ended) * speed)
 
 
 async def _mount_receiver(

@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from sentdm_async import AsyncSent, RateBudget
-from sentdm_async.redis import RedisRateBudget, account_tag
+from sentdm_async.redis import SHARED_HEADROOM, RedisRateBudget, account_tag
 from sentdm_async.simulator import Simulator
 
 from .conftest import API_KEY
@@ -46,9 +46,25 @@ async def pair(redis_server: RedisServer, key: str) -> AsyncIterator[list[RedisR
         await budget.aclose()
 
 
-async def test_one_schedule_across_processes(pair: list[RedisRateBudget]) -> None:
+@pytest.fixture
+async def fixed_pair(redis_server: RedisServer, key: str) -> AsyncIterator[list[RedisRateBudget]]:
+    """`pair` without adaptation: the second reservation never waits for a first answer.
+
+    An adaptive budget sends the account's first request alone and books the next once its
+    answer is in (or `PROBE_WAIT` passed); these schedule tests never give one.
+    """
+    budgets = [
+        RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=2, adaptive=False)
+        for _ in range(2)
+    ]
+    yield budgets
+    for budget in budgets:
+        await budget.aclose()
+
+
+async def test_one_schedule_across_processes(fixed_pair: list[RedisRateBudget]) -> None:
     """Reservations from two processes interleave on one schedule: a burst of 2, then 10 s each."""
-    a, b = pair
+    a, b = fixed_pair
     assert isinstance(a, RateBudget)
     waits = [await (a if i % 2 else b).reserve() for i in range(10)]
     # Redis TIME drives the schedule; the few ms between calls only shorten later waits.
@@ -56,9 +72,9 @@ async def test_one_schedule_across_processes(pair: list[RedisRateBudget]) -> Non
     assert waits == [pytest.approx(e, abs=1.0) for e in expected]
 
 
-async def test_concurrent_reservations_are_fifo_slots(pair: list[RedisRateBudget]) -> None:
+async def test_concurrent_reservations_are_fifo_slots(fixed_pair: list[RedisRateBudget]) -> None:
     """Twenty concurrent reservations get twenty distinct slots, none sooner than the rate."""
-    a, b = pair
+    a, b = fixed_pair
     waits: list[float] = []
 
     async def one(budget: RedisRateBudget) -> None:
@@ -81,14 +97,17 @@ async def test_a_429_anywhere_pauses_everyone(pair: list[RedisRateBudget]) -> No
 async def test_server_headers_slow_everyone_down(pair: list[RedisRateBudget]) -> None:
     """A lower X-RateLimit-Limit seen by one process sets the spacing of all; never faster."""
     a, b = pair
-    await a.observe(limit=3, remaining=None, reset_after=None)  # 3/min x 95% ≈ 21 s apart
+    await a.observe(limit=3, remaining=None, reset_after=None)  # 3/min x 99% ≈ 20 s apart
+    await a.sync()
     waits = [await b.reserve() for _ in range(6)]
     steps = [later - earlier for earlier, later in itertools.pairwise(waits[2:])]
-    assert all(step == pytest.approx(60 / (3 * 0.95), abs=1.0) for step in steps)
+    assert all(step == pytest.approx(60 / (3 * SHARED_HEADROOM), abs=1.0) for step in steps)
     await a.observe(limit=6000, remaining=None, reset_after=None)  # faster than configured
+    await a.sync()
     before = await b.reserve()
     assert await b.reserve() - before == pytest.approx(10.0, abs=1.0)  # the configured 6/min
     await a.observe(limit=None, remaining=0, reset_after=20.0)  # nothing left: a pause
+    await a.sync()
     assert await b.reserve() >= 19.0
 
 
@@ -99,6 +118,7 @@ async def test_keys_are_per_account_and_never_hold_the_key(
     budget = RedisRateBudget(redis_server.url, key)
     await budget.reserve()
     await budget.observe(limit=100, remaining=None, reset_after=None)
+    await budget.sync()
     client = aioredis.from_url(redis_server.url, decode_responses=True)
     stored = [str(k) for k in await client.keys(f"{account_tag(key)}*")]
     everything = [str(k) for k in await client.keys("*")]
@@ -344,7 +364,7 @@ async def test_a_bulk_job_gets_every_result_whatever_redis_does(
 
 async def test_a_flushed_script_is_loaded_again(redis_server: RedisServer, key: str) -> None:
     """SCRIPT FLUSH (a restart, a failover to a fresh node): NOSCRIPT reloads it, no fallback."""
-    budget = RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=2)
+    budget = RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=2, adaptive=False)
     admin = aioredis.from_url(redis_server.url)
     try:
         assert await budget.reserve() == 0.0

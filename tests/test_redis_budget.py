@@ -375,3 +375,81 @@ async def test_a_flushed_script_is_loaded_again(redis_server: RedisServer, key: 
     finally:
         await budget.aclose()
         await admin.aclose()
+
+
+async def test_clients_sharing_one_budget_earn_no_429_in_the_first_burst(
+    redis_server: RedisServer, key: str
+) -> None:
+    """Three clients configured for a larger burst than the server's: the probe learns it first."""
+    async with Simulator(api_key=key, rate_limit=1200, burst=20) as sim:
+        ids = sim.create_messages(30)
+        budgets = [RedisRateBudget(redis_server.url, key, rate_per_minute=6000) for _ in range(3)]
+        assert budgets[0].burst == 50  # sized for the documented limit, not this account's
+        async with contextlib.AsyncExitStack() as stack, anyio.create_task_group() as tg:
+            clients = [
+                await stack.enter_async_context(
+                    AsyncSent(api_key=key, base_url=sim.base_url, rate_limit=budget)
+                )
+                for budget in budgets
+            ]
+            for i, message_id in enumerate(ids):
+                tg.start_soon(clients[i % 3].messages.retrieve_status, message_id)
+        for budget in budgets:
+            await budget.aclose()
+        assert sim.stats.rate_limited == 0
+        assert sim.stats.requests == 30
+
+
+async def _script_calls(admin: aioredis.Redis) -> int:
+    stats = await admin.info("commandstats")
+    return sum(
+        int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval")
+    )
+
+
+async def test_observe_calls_redis_only_for_news(own_redis: RedisServer, key: str) -> None:
+    """Headers that say nothing new cost no Redis call, in this process or in another one."""
+    admin = aioredis.from_url(own_redis.url)
+    a, b = (RedisRateBudget(own_redis.url, key, rate_per_minute=6000) for _ in range(2))
+    try:
+        await a.reserve()  # the account's first request
+        before = await _script_calls(admin)
+        await a.observe(limit=600, remaining=49, reset_after=5.0)  # news: limit and burst
+        for remaining in range(48, 30, -1):  # the bucket draining: nothing new
+            await a.observe(limit=600, remaining=remaining, reset_after=5.0)
+        await a.sync()
+        assert await _script_calls(admin) - before == 1
+        await b.reserve()  # another process learns the shared state from its reservation
+        await b.observe(limit=600, remaining=40, reset_after=5.0)
+        await b.sync()
+        assert await _script_calls(admin) - before == 2  # the reservation alone
+        await b.observe(limit=300, remaining=40, reset_after=5.0)  # the limit changed
+        await b.observe(limit=300, remaining=0, reset_after=5.0)  # empty: a pause
+        await b.observe(limit=300, remaining=0, reset_after=4.0)  # within that pause
+        await b.sync()
+        assert await _script_calls(admin) - before <= 4
+        assert await a.reserve() >= 4.0  # the pause reached the other process
+    finally:
+        for budget in (a, b):
+            await budget.aclose()
+        await admin.aclose()
+
+
+async def test_observe_never_waits_for_redis(own_redis: RedisServer, key: str) -> None:
+    """With Redis hung, observe returns without suspending (a response is never held for Redis)."""
+    budget = RedisRateBudget(own_redis.url, key, rate_per_minute=6000, timeout=5.0)
+    admin = aioredis.from_url(own_redis.url)
+    try:
+        await budget.reserve()
+        with own_redis.paused():
+            step = budget.observe(limit=600, remaining=49, reset_after=5.0)
+            with pytest.raises(StopIteration):  # finished at its first step: nothing awaited
+                step.send(None)
+        await budget.sync()  # written once Redis answers
+        assert not budget.falling_back
+        stored = await admin.hgetall(budget.keys[1])
+        assert stored[b"burst"] == b"50"
+        assert int(stored[b"interval"]) == round(60e6 / (600 * SHARED_HEADROOM))
+    finally:
+        await budget.aclose()
+        await admin.aclose()

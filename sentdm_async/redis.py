@@ -18,9 +18,20 @@ How it works:
   across processes. A cancelled waiter's slot goes unused (the schedule never runs faster).
 - **A shared pause.** A 429 in any process moves the schedule past its ``Retry-After`` (and
   empties the burst), so every process waits; a pause is only ever extended.
-- **Adaptation.** ``X-RateLimit-Limit`` seen by any process sets a shared server interval (at 95%
-  of the limit); the script always uses the slower of that and the configured rate. A
-  ``Remaining`` of 0 pauses until ``reset_after``.
+- **Adaptation** (``adaptive``, the default). The account's first request goes alone: every
+  other reservation waits for its answer (at most `PROBE_WAIT` seconds), so no burst is sized
+  before the server has said what it allows. ``X-RateLimit-Limit`` seen by any process sets a
+  shared server interval (at `SHARED_HEADROOM`, 99%, of the limit; the slower of that and the
+  configured rate applies), and the largest ``Remaining`` + 1 seen the server's burst, of which
+  `BURST_RESERVE` seconds are never booked: late requests (a new connection, a busy event loop)
+  that reach the server right before punctual ones find tokens left. A request never leaves
+  before its slot on Redis's clock, so no other headroom is needed. A ``Remaining`` of 0 pauses
+  until ``reset_after``.
+- **Cheap observation.** `observe` runs after every response with the connection still held, so
+  it never waits for Redis: it compares the headers with the shared state this process last
+  read (every reservation returns it) and queues only news (another limit, a larger burst, a
+  pause) for a background write. Steady traffic costs one round trip per request: its
+  reservation.
 - **Keys** are per account: a hash of the API key (never the key) under one hash tag,
   ``{sentdm:<hash>}:...``, so they live in one slot of a Redis cluster.
 - **Redis down.** Any failure of a Redis call switches to a local `TokenBucket` at
@@ -107,7 +118,8 @@ _T = TypeVar("_T")
 # ARGV: interval µs, burst, reserve µs, adaptive (0/1), probe wait µs, mode, seconds (a pause),
 # then for 'learn': the server's interval µs (0: not learned), its burst (0: not learned).
 # Modes: reserve, pause, learn, probe. Returns {µs to wait (< 0: the probe's answer is awaited,
-# ask again in that many µs), server interval µs, server burst} (0: not known). The tat expires
+# ask again in that many µs), server interval µs, server burst (0: not known), 1 if this
+# reservation is the probe (its answer is then written, headers or not)}. The tat expires
 # once the schedule is idle long enough; the server hash an hour after its last change.
 _SCRIPT: Final = """
 local t = redis.call('TIME')
@@ -118,6 +130,7 @@ if mode == 'learn' then
   if tonumber(ARGV[9]) > tonumber(redis.call('HGET', KEYS[2], 'burst') or '0') then
     redis.call('HSET', KEYS[2], 'burst', ARGV[9])
   end
+  redis.call('HSET', KEYS[2], 'probe', '1')  -- answered, whatever the headers said
   redis.call('PEXPIRE', KEYS[2], ARGV[10])
 end
 local server = redis.call('HMGET', KEYS[2], 'interval', 'burst', 'probe')
@@ -133,6 +146,7 @@ end
 if tolerance < 0 then tolerance = 0 end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
+local probing = 0
 local function keep(value)
   local ttl = math.ceil((value - now) / 1000) + 60000
   redis.call('SET', KEYS[1], string.format('%d', value), 'PX', ttl)
@@ -145,14 +159,15 @@ if mode == 'reserve' then
     if probe == 0 or probe > now then
       redis.call('HSET', KEYS[2], 'probe', string.format('%d', now))
       redis.call('PEXPIRE', KEYS[2], ARGV[10])
+      probing = 1
     elseif left > 0 then
-      return {-math.min(left, tonumber(ARGV[11])), 0, 0}
+      return {-math.min(left, tonumber(ARGV[11])), 0, 0, 0}
     end
   end
   local send_at = tat - tolerance
   if send_at < now then send_at = now end
   keep(tat + interval)
-  return {send_at - now, server_interval, server_burst}
+  return {send_at - now, server_interval, server_burst, probing}
 end
 local seconds = tonumber(ARGV[7])
 if seconds > 0 then
@@ -163,7 +178,7 @@ elseif mode == 'probe' then
   -- takes writes again (OOM and READONLY refuse writes only).
   keep(tat)
 end
-return {0, server_interval, server_burst}
+return {0, server_interval, server_burst, 0}
 """
 
 
@@ -258,6 +273,7 @@ class RedisRateBudget:
         # The server's interval (µs) and burst as the shared schedule last said (0: not known):
         # `observe` writes to Redis only what differs from them.
         self._server = (0, 0)
+        self._probing = False  # this process sent the account's first request: say it came back
         self._pending: _News | None = None  # news for Redis not written yet
         self._writer: asyncio.Task[None] | None = None  # writes it, off the responses' path
         self._paused_until = -math.inf  # the longest pause this process asked for (anyio clock)
@@ -293,8 +309,9 @@ class RedisRateBudget:
         result = await self._call(lambda: self._script(keys=self._keys, args=args))
         if result is None:
             return None
-        wait, interval, burst = (int(value) for value in result)
+        wait, interval, burst, probing = (int(value) for value in result)
         self._server = (interval, burst)
+        self._probing = self._probing or probing == 1
         return wait
 
     async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T | None:
@@ -390,6 +407,9 @@ class RedisRateBudget:
         if interval_us:
             self._follow(interval_us)
         news = self._news(interval_us, remaining, reset_after)
+        if news is None and self._probing:
+            news = _News(0, 0, 0.0)  # no headers at all: the others need not wait any longer
+        self._probing = False
         if news is not None:
             self._send(news)
 

@@ -8,8 +8,8 @@ rate_per_minute=--limit)`` and fetches its share of ``--requests`` activity logs
 together once all are ready. The table gives, per scenario: the requests the simulator served,
 its 429s (and when they came, seconds after the first request), the wall time from the start
 signal to the last worker's end, the floor (requests / limit), the ratio to the floor, the
-share of the limit used, and the Redis round trips per request (script calls in ``INFO
-commandstats``, before and after).
+share of the limit used, and the Redis round trips per request (the commands clients send, as
+``MONITOR`` shows them, without those the budget's script runs inside Redis).
 
 The floor counts every request the limit let through (429s aside) at the limit: the server's
 bucket starts full, which lets a run beat the floor by up to ``burst / limit``. "limit used" is
@@ -50,7 +50,7 @@ from bench_redis_fallback import redis_binary, redis_server
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-_SCRIPT_CALLS: Final = ("cmdstat_evalsha", "cmdstat_eval")
+_END: Final = "bench-end"  # echoed to stop counting Redis commands
 IDS: Final = 200  # distinct messages; the fetches cycle through them
 _run_ids = itertools.count()
 
@@ -158,14 +158,29 @@ def _children() -> Iterator[list[subprocess.Popen[str]]]:
                 process.wait()
 
 
-async def _commands(redis_url: str) -> int:
-    admin = aioredis.from_url(redis_url)
+async def _round_trips(redis_url: str, counted: list[int], ready: asyncio.Event) -> None:
+    """Count the commands clients send (not those a script runs) until `_END` is echoed."""
+    client = aioredis.from_url(redis_url)
     try:
-        stats: dict[str, Any] = await admin.info("commandstats")
+        async with client.monitor() as monitor:
+            ready.set()
+            while True:
+                command = await monitor.next_command()
+                if command["command"] == f"ECHO {_END}":
+                    return
+                if command["client_type"] != "lua":
+                    counted[0] += 1
     finally:
-        await admin.aclose()
-    # Script calls: one round trip each (the commands a script runs are counted too, apart).
-    return sum(int(stats.get(name, {}).get("calls", 0)) for name in _SCRIPT_CALLS)
+        await client.aclose()
+
+
+async def _end_count(redis_url: str, counter: asyncio.Task[None]) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        await client.echo(_END)
+    finally:
+        await client.aclose()
+    await counter
 
 
 def _workers(
@@ -191,18 +206,20 @@ async def scenario(
         workers = _workers(args, json.loads(_line(server)), key, redis_url, own, processes)
         children.extend(workers)
         for worker in workers:
-            _line(worker)  # "ready"
-        before = await _commands(redis_url)
+            await asyncio.to_thread(_line, worker)  # "ready"
+        counted, ready = [0], asyncio.Event()
+        counter = asyncio.create_task(_round_trips(redis_url, counted, ready))
+        await ready.wait()
         go = time.time()
         for worker in workers:
             _say(worker, "go")
-        ends = [json.loads(_line(worker)) for worker in workers]
+        ends = [json.loads(await asyncio.to_thread(_line, worker)) for worker in workers]
         _say(server, "stats")
         stats = json.loads(_line(server))
-        commands = await _commands(redis_url) - before
+        await _end_count(redis_url, counter)
     wall = max(end["ended"] for end in ends) - go
     served = stats["requests"] - len(stats["rejected_at"])  # what the limit let through
-    burst = args.burst if args.burst is not None else min(50, args.limit)
+    bucket = args.burst if args.burst is not None else min(50, args.limit)
     return {
         "processes": processes,
         "budget": "own (auto)" if own else "one Redis",
@@ -213,8 +230,8 @@ async def scenario(
         "wall": wall,
         "floor": served / args.limit * 60,
         # The share of the limit used after the server's full bucket at the start.
-        "sustained": max(0, served - burst) / wall / (args.limit / 60),
-        "redis": commands / max(1, stats["requests"]),
+        "sustained": max(0, served - bucket) / wall / (args.limit / 60),
+        "redis": counted[0] / max(1, stats["requests"]),
     }
 
 

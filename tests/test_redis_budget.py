@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from sentdm_async import AsyncSent, RateBudget
-from sentdm_async.redis import SHARED_HEADROOM, RedisRateBudget, account_tag
+from sentdm_async.redis import BURST_RESERVE, SHARED_HEADROOM, RedisRateBudget, account_tag
 from sentdm_async.simulator import Simulator
 
 from .conftest import API_KEY
@@ -453,3 +453,38 @@ async def test_observe_never_waits_for_redis(own_redis: RedisServer, key: str) -
     finally:
         await budget.aclose()
         await admin.aclose()
+
+
+async def test_an_answer_without_headers_ends_the_probe(
+    own_redis: RedisServer, sim: Simulator
+) -> None:
+    """A server that sends no X-RateLimit-* headers: its first answer frees the other processes."""
+    admin = aioredis.from_url(own_redis.url)
+    a, b = (RedisRateBudget(own_redis.url, API_KEY, rate_per_minute=6000) for _ in range(2))
+    try:
+        async with AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=a) as client:
+            await client.messages.retrieve_status(sim.create_messages(1)[0])  # the probe
+        await a.sync()
+        before = await _script_calls(admin)
+        assert await b.reserve() == 0.0
+        assert await _script_calls(admin) - before == 1  # booked at once, no waiting for news
+    finally:
+        for budget in (a, b):
+            await budget.aclose()
+        await admin.aclose()
+
+
+async def test_the_servers_burst_keeps_a_reserve(redis_server: RedisServer, key: str) -> None:
+    """Once Remaining says the server's bucket holds 3, BURST_RESERVE of it is never booked."""
+    a, b = (RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=10) for _ in range(2))
+    try:
+        waits = [await a.reserve()]  # the probe; its answer: 2 left, so a bucket of 3
+        await a.observe(limit=None, remaining=2, reset_after=None)
+        await a.sync()
+        waits += [await b.reserve() for _ in range(3)]
+        # Redis TIME drives the schedule; the few ms between calls only shorten later waits.
+        expected = [0.0, 0.0, BURST_RESERVE, 10.0 + BURST_RESERVE]
+        assert waits == [pytest.approx(e, abs=0.25) for e in expected]
+    finally:
+        for budget in (a, b):
+            await budget.aclose()

@@ -25,8 +25,8 @@ How it works:
   configured rate applies), and the largest ``Remaining`` + 1 seen the server's burst, of which
   `BURST_RESERVE` seconds are never booked: late requests (a new connection, a busy event loop)
   that reach the server right before punctual ones find tokens left. A request never leaves
-  before its slot on Redis's clock, so no other headroom is needed. A ``Remaining`` of 0 pauses
-  until ``reset_after``.
+  before its slot on Redis's clock, so 1% of headroom on the rate is enough. A ``Remaining`` of
+  0 pauses until ``reset_after``.
 - **Cheap observation.** `observe` runs after every response with the connection still held, so
   it never waits for Redis: it compares the headers with the shared state this process last
   read (every reservation returns it) and queues only news (another limit, a larger burst, a

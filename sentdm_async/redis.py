@@ -18,9 +18,20 @@ How it works:
   across processes. A cancelled waiter's slot goes unused (the schedule never runs faster).
 - **A shared pause.** A 429 in any process moves the schedule past its ``Retry-After`` (and
   empties the burst), so every process waits; a pause is only ever extended.
-- **Adaptation.** ``X-RateLimit-Limit`` seen by any process sets a shared server interval (at 95%
-  of the limit); the script always uses the slower of that and the configured rate. A
-  ``Remaining`` of 0 pauses until ``reset_after``.
+- **Adaptation** (``adaptive``, the default). The account's first request goes alone: every
+  other reservation waits for its answer (at most `PROBE_WAIT` seconds), so no burst is sized
+  before the server has said what it allows. ``X-RateLimit-Limit`` seen by any process sets a
+  shared server interval (at `SHARED_HEADROOM`, 99%, of the limit; the slower of that and the
+  configured rate applies), and the largest ``Remaining`` + 1 seen the server's burst, of which
+  `BURST_RESERVE` seconds are never booked: late requests (a new connection, a busy event loop)
+  that reach the server right before punctual ones find tokens left. A request never leaves
+  before its slot on Redis's clock, so 1% of headroom on the rate is enough. A ``Remaining`` of
+  0 pauses until ``reset_after``.
+- **Cheap observation.** `observe` runs after every response with the connection still held, so
+  it never waits for Redis: it compares the headers with the shared state this process last
+  read (every reservation returns it) and queues only news (another limit, a larger burst, a
+  pause) for a background write. Steady traffic costs one round trip per request: its
+  reservation.
 - **Keys** are per account: a hash of the API key (never the key) under one hash tag,
   ``{sentdm:<hash>}:...``, so they live in one slot of a Redis cluster.
 - **Redis down.** Any failure of a Redis call switches to a local `TokenBucket` at
@@ -47,12 +58,12 @@ import logging
 import math
 import random
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar, cast
 
 import anyio
 import msgspec
 
-from sentdm_async._ratelimit.budget import AUTO_HEADROOM, DEFAULT_RATE_PER_MINUTE, TokenBucket
+from sentdm_async._ratelimit.budget import DEFAULT_RATE_PER_MINUTE, PROBE_WAIT, TokenBucket
 from sentdm_async.errors import SentError
 from sentdm_async.webhooks import TargetUnavailableError, WebhookError, parse
 
@@ -88,45 +99,95 @@ _MAX_PAUSE: Final = 86_400.0
 #: Least seconds between two WARNING lines about Redis going away (a flapping Redis).
 _WARN_EVERY: Final = 60.0
 
+#: Share of the server's advertised ``X-RateLimit-Limit`` the shared schedule runs at. A request
+#: never leaves before its slot on Redis's clock, so only late requests bunch up, and the burst's
+#: reserve (`BURST_RESERVE`) absorbs them; 1% is left for clocks that run at different rates.
+SHARED_HEADROOM: Final = 0.99
+#: Seconds of the server's burst (as learned from ``X-RateLimit-Remaining``) never booked: its
+#: bucket keeps that many seconds of tokens for requests that reach it late (a new connection, a
+#: busy event loop) right before punctual ones.
+BURST_RESERVE: Final = 0.5
+#: Seconds between two looks at Redis while the account's first request (the probe) is out.
+_PROBE_POLL: Final = 0.025
+#: Seconds the server's limits, once learned, stay in Redis after the last change.
+_SERVER_TTL_MS: Final = 3_600_000
+
 _T = TypeVar("_T")
 
-# KEYS: tat, server interval. ARGV: interval µs, tolerance µs, mode, seconds (pause).
-# Modes: reserve, pause, probe.
-# Returns the µs to wait (reserve), or 0. Keys expire once the schedule is idle long enough.
+# KEYS: tat, server (a hash: interval µs and burst the server allows; probe: when it left).
+# ARGV: interval µs, burst, reserve µs, adaptive (0/1), probe wait µs, mode, seconds (a pause),
+# then for 'learn': the server's interval µs (0: not learned), its burst (0: not learned).
+# Modes: reserve, pause, learn, probe. Returns {µs to wait (< 0: the probe's answer is awaited,
+# ask again in that many µs), server interval µs, server burst (0: not known), 1 if this
+# reservation is the probe (its answer is then written, headers or not)}. The tat expires
+# once the schedule is idle long enough; the server hash an hour after its last change.
 _SCRIPT: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local server = tonumber(redis.call('GET', KEYS[2]) or '0')
-if server > interval then
-  tolerance = tolerance * server / interval
-  interval = server
+local mode = ARGV[6]
+if mode == 'learn' then
+  if tonumber(ARGV[8]) > 0 then redis.call('HSET', KEYS[2], 'interval', ARGV[8]) end
+  if tonumber(ARGV[9]) > tonumber(redis.call('HGET', KEYS[2], 'burst') or '0') then
+    redis.call('HSET', KEYS[2], 'burst', ARGV[9])
+  end
+  redis.call('HSET', KEYS[2], 'probe', '1')  -- answered, whatever the headers said
+  redis.call('PEXPIRE', KEYS[2], ARGV[10])
 end
+local server = redis.call('HMGET', KEYS[2], 'interval', 'burst', 'probe')
+local server_interval = tonumber(server[1] or '0')
+local server_burst = tonumber(server[2] or '0')
+local interval = tonumber(ARGV[1])
+if server_interval > interval then interval = server_interval end
+local tolerance = (tonumber(ARGV[2]) - 1) * interval
+if server_burst > 0 then  -- never the server's whole bucket: keep the reserve in it
+  local most = (server_burst - 1) * interval - tonumber(ARGV[3])
+  if most < tolerance then tolerance = most end
+end
+if tolerance < 0 then tolerance = 0 end
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-if ARGV[3] == 'reserve' then
+local probing = 0
+local function keep(value)
+  local ttl = math.ceil((value - now) / 1000) + 60000
+  redis.call('SET', KEYS[1], string.format('%d', value), 'PX', ttl)
+end
+if mode == 'reserve' then
+  if ARGV[4] == '1' and server_interval == 0 and server_burst == 0 then
+    -- Nothing learned yet: the first request goes alone, the others wait for its answer.
+    local probe = tonumber(server[3] or '0')
+    local left = probe + tonumber(ARGV[5]) - now
+    if probe == 0 or probe > now then
+      redis.call('HSET', KEYS[2], 'probe', string.format('%d', now))
+      redis.call('PEXPIRE', KEYS[2], ARGV[10])
+      probing = 1
+    elseif left > 0 then
+      return {-math.min(left, tonumber(ARGV[11])), 0, 0, 0}
+    end
+  end
   local send_at = tat - tolerance
   if send_at < now then send_at = now end
-  tat = tat + interval
-  local ttl = math.ceil((tat - now) / 1000) + 60000
-  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', ttl)
-  return send_at - now
+  keep(tat + interval)
+  return {send_at - now, server_interval, server_burst, probing}
 end
-if ARGV[3] == 'pause' then
-  local after = now + tonumber(ARGV[4]) * 1000000 + tolerance
-  if after > tat then
-    local ttl = math.ceil((after - now) / 1000) + 60000
-    redis.call('SET', KEYS[1], string.format('%d', after), 'PX', ttl)
-  end
-  return 0
+local seconds = tonumber(ARGV[7])
+if seconds > 0 then
+  local after = now + seconds * 1000000 + tolerance
+  if after > tat then keep(after) end
+elseif mode == 'probe' then
+  -- A write that changes nothing (a TAT in the past counts as now), to learn whether Redis
+  -- takes writes again (OOM and READONLY refuse writes only).
+  keep(tat)
 end
--- 'probe': a write that changes nothing (a TAT in the past counts as now), to learn whether
--- Redis takes writes again (OOM and READONLY refuse writes only).
-local ttl = math.ceil((tat - now) / 1000) + 60000
-redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', ttl)
-return 0
+return {0, server_interval, server_burst, 0}
 """
+
+
+class _News(NamedTuple):
+    """What a response's headers say that the shared schedule does not know yet (0: nothing)."""
+
+    interval_us: int
+    burst: int
+    pause: float
 
 
 def account_tag(api_key: str) -> str:
@@ -143,7 +204,8 @@ class RedisRateBudget:
         api_key: The account's key; only its hash is used, for the Redis keys.
         rate_per_minute: Sustained requests per minute for the whole account.
         burst: Requests that may go out at once (default: a quarter of the rate, at most 50).
-        adaptive: Follow the server's ``X-RateLimit-*`` headers (never faster than the rate).
+        adaptive: Follow the server's ``X-RateLimit-*`` headers (never faster than the rate),
+            and send the account's first request alone, the others waiting for its answer.
         fallback_share: Share of the rate the local fallback allows while Redis is down.
         retry_interval: Seconds between attempts to reach Redis again while falling back.
         timeout: Seconds one Redis call may take before Redis counts as down; also the socket
@@ -196,12 +258,25 @@ class RedisRateBudget:
         )
         self._script = self._redis.register_script(_SCRIPT)
         tag = account_tag(api_key)
-        self._keys = [f"{tag}:tat", f"{tag}:server_interval"]
+        self._keys = [f"{tag}:tat", f"{tag}:server"]
         self.rate_per_minute = float(rate_per_minute)
         self.burst = local.burst
         self._interval_us = 60e6 / rate_per_minute
-        self._tolerance_us = (local.burst - 1) * self._interval_us
+        self._args = [
+            f"{self._interval_us:.0f}",
+            str(local.burst),
+            f"{BURST_RESERVE * 1e6:.0f}",
+            "1" if adaptive else "0",
+            f"{PROBE_WAIT * 1e6:.0f}",
+        ]
         self._adaptive = adaptive
+        # The server's interval (µs) and burst as the shared schedule last said (0: not known):
+        # `observe` writes to Redis only what differs from them.
+        self._server = (0, 0)
+        self._probing = False  # this process sent the account's first request: say it came back
+        self._pending: _News | None = None  # news for Redis not written yet
+        self._writer: asyncio.Task[None] | None = None  # writes it, off the responses' path
+        self._paused_until = -math.inf  # the longest pause this process asked for (anyio clock)
         self._share = fallback_share
         self._fallback = TokenBucket(rate_per_minute * fallback_share, burst=1)
         self._retry_interval = retry_interval
@@ -226,11 +301,18 @@ class RedisRateBudget:
         """The Redis keys this budget uses (all under the account's hash tag)."""
         return list(self._keys)
 
-    async def _run(self, mode: str, seconds: float = 0.0) -> int | None:
-        """Run the script; ``None`` when Redis is down (the fallback applies)."""
-        args = [f"{self._interval_us:.0f}", f"{self._tolerance_us:.0f}", mode, f"{seconds:.6f}"]
+    async def _run(self, mode: str, seconds: float = 0.0, news: _News | None = None) -> int | None:
+        """Run the script; the µs it returns, or ``None`` when Redis is down (the fallback)."""
+        learned = [str(news.interval_us), str(news.burst)] if news is not None else ["0", "0"]
+        args = [*self._args, mode, f"{seconds:.6f}", *learned]
+        args += [str(_SERVER_TTL_MS), f"{_PROBE_POLL * 1e6:.0f}"]
         result = await self._call(lambda: self._script(keys=self._keys, args=args))
-        return None if result is None else int(result)
+        if result is None:
+            return None
+        wait, interval, burst, probing = (int(value) for value in result)
+        self._server = (interval, burst)
+        self._probing = self._probing or probing == 1
+        return wait
 
     async def _call(self, command: Callable[[], Awaitable[_T]]) -> _T | None:
         """Run one Redis command within ``timeout``; ``None`` when Redis is down or failed.
@@ -254,7 +336,7 @@ class RedisRateBudget:
             return None
 
     async def _try_again(self) -> None:
-        args = [f"{self._interval_us:.0f}", f"{self._tolerance_us:.0f}", "probe", "0"]
+        args = [*self._args, "probe", "0", "0", "0", str(_SERVER_TTL_MS), "0"]
         try:
             with anyio.fail_after(self._timeout):
                 await self._script(keys=self._keys, args=args)
@@ -290,13 +372,18 @@ class RedisRateBudget:
         """Book the next slot and return the seconds to wait for it (0 on the fallback).
 
         `acquire` is ``reserve`` then a sleep; tests and tools can read the schedule here.
-        On the fallback the local bucket's own wait has already happened.
+        On the fallback the local bucket's own wait has already happened. While the account's
+        first request is out (adaptive budgets, nothing learned yet), it waits for its answer
+        (at most `PROBE_WAIT` seconds) before booking.
         """
-        wait_us = await self._run("reserve")
-        if wait_us is None:
-            await self._fallback.acquire()
-            return 0.0
-        return wait_us / 1e6
+        while True:
+            wait_us = await self._run("reserve")
+            if wait_us is None:
+                await self._fallback.acquire()
+                return 0.0
+            if wait_us >= 0:
+                return wait_us / 1e6
+            await anyio.sleep(-wait_us / 1e6)
 
     async def acquire(self) -> None:
         """Wait for this process's next slot on the account's shared schedule."""
@@ -307,21 +394,75 @@ class RedisRateBudget:
     async def observe(
         self, *, limit: int | None, remaining: int | None, reset_after: float | None
     ) -> None:
-        """Share what the server's headers say with every process (when ``adaptive``)."""
+        """Share what the server's headers say with every process (when ``adaptive``).
+
+        Never waits for Redis, so a response is never held open for it: news is written by a
+        background task (`sync` waits for it). Only news costs a Redis call: a ``Limit`` other
+        than the shared one, a ``Remaining`` above the largest seen (the server's burst), or a
+        ``Remaining`` of 0 (a pause until ``reset_after``).
+        """
         if not self._adaptive:
             return
-        if limit:
-            server_us = 60e6 / (limit * AUTO_HEADROOM)
-            await self._set_server_interval(server_us)
-        if remaining == 0 and reset_after:
-            await self.pause(reset_after)
+        interval_us = round(60e6 / (limit * SHARED_HEADROOM)) if limit else 0
+        if interval_us:
+            self._follow(interval_us)
+        news = self._news(interval_us, remaining, reset_after)
+        if news is None and self._probing:
+            news = _News(0, 0, 0.0)  # no headers at all: the others need not wait any longer
+        self._probing = False
+        if news is not None:
+            self._send(news)
 
-    async def _set_server_interval(self, server_us: float) -> None:
-        # If Redis is down, the fallback below still learns the server's rate.
-        await self._call(lambda: self._redis.set(self._keys[1], f"{server_us:.0f}", ex=3600))
+    def _follow(self, server_us: int) -> None:
+        """Give the local fallback the server's rate (it applies while Redis is down)."""
         per_minute = 60e6 / max(server_us, self._interval_us) * self._share
         if per_minute != self._fallback.rate_per_minute:
             self._fallback = TokenBucket(per_minute, burst=1)
+
+    def _news(
+        self, interval_us: int, remaining: int | None, reset_after: float | None
+    ) -> _News | None:
+        known_interval, known_burst = self._server
+        interval_us = interval_us if interval_us != known_interval else 0
+        burst = remaining + 1 if remaining is not None and remaining >= known_burst else 0
+        pause = 0.0
+        if remaining == 0 and reset_after:
+            pause = min(reset_after, _MAX_PAUSE)
+            until = anyio.current_time() + pause
+            if until > self._paused_until:
+                self._paused_until = until
+            else:
+                pause = 0.0  # within a pause already asked for
+        if interval_us or burst or pause:
+            return _News(interval_us, burst, pause)
+        return None
+
+    def _send(self, news: _News) -> None:
+        """Queue ``news`` for the writer (merged with what is queued), start it if idle."""
+        pending = self._pending
+        if pending is not None:
+            news = _News(
+                news.interval_us or pending.interval_us,
+                max(news.burst, pending.burst),
+                max(news.pause, pending.pause),
+            )
+        self._pending = news
+        # Counted as known now, so the responses that follow do not queue it again.
+        self._server = (news.interval_us or self._server[0], max(news.burst, self._server[1]))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        while self._pending is not None:
+            news, self._pending = self._pending, None
+            if await self._run("learn", news.pause, news) is None and news.pause:
+                await self._fallback.pause(news.pause)
+
+    async def sync(self) -> None:
+        """Wait until what `observe` learned is in Redis (or Redis was found down)."""
+        writer = self._writer
+        if writer is not None:
+            await asyncio.shield(writer)
 
     async def pause(self, seconds: float) -> None:
         """Hold every process of the account for ``seconds`` (a 429); only ever extends."""
@@ -332,7 +473,10 @@ class RedisRateBudget:
             await self._fallback.pause(seconds)
 
     async def aclose(self) -> None:
-        """Stop a probe of Redis; close the client if this budget created it from a URL."""
+        """Write what `observe` learned, stop a probe of Redis; close a client made here."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await writer  # bounded: each Redis call by ``timeout``
         probe, self._probe = self._probe, None
         if probe is not None:
             probe.cancel()

@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from sentdm_async import AsyncSent, RateBudget
-from sentdm_async.redis import RedisRateBudget, account_tag
+from sentdm_async.redis import BURST_RESERVE, SHARED_HEADROOM, RedisRateBudget, account_tag
 from sentdm_async.simulator import Simulator
 
 from .conftest import API_KEY
@@ -46,9 +46,25 @@ async def pair(redis_server: RedisServer, key: str) -> AsyncIterator[list[RedisR
         await budget.aclose()
 
 
-async def test_one_schedule_across_processes(pair: list[RedisRateBudget]) -> None:
+@pytest.fixture
+async def fixed_pair(redis_server: RedisServer, key: str) -> AsyncIterator[list[RedisRateBudget]]:
+    """`pair` without adaptation: the second reservation never waits for a first answer.
+
+    An adaptive budget sends the account's first request alone and books the next once its
+    answer is in (or `PROBE_WAIT` passed); these schedule tests never give one.
+    """
+    budgets = [
+        RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=2, adaptive=False)
+        for _ in range(2)
+    ]
+    yield budgets
+    for budget in budgets:
+        await budget.aclose()
+
+
+async def test_one_schedule_across_processes(fixed_pair: list[RedisRateBudget]) -> None:
     """Reservations from two processes interleave on one schedule: a burst of 2, then 10 s each."""
-    a, b = pair
+    a, b = fixed_pair
     assert isinstance(a, RateBudget)
     waits = [await (a if i % 2 else b).reserve() for i in range(10)]
     # Redis TIME drives the schedule; the few ms between calls only shorten later waits.
@@ -56,9 +72,9 @@ async def test_one_schedule_across_processes(pair: list[RedisRateBudget]) -> Non
     assert waits == [pytest.approx(e, abs=1.0) for e in expected]
 
 
-async def test_concurrent_reservations_are_fifo_slots(pair: list[RedisRateBudget]) -> None:
+async def test_concurrent_reservations_are_fifo_slots(fixed_pair: list[RedisRateBudget]) -> None:
     """Twenty concurrent reservations get twenty distinct slots, none sooner than the rate."""
-    a, b = pair
+    a, b = fixed_pair
     waits: list[float] = []
 
     async def one(budget: RedisRateBudget) -> None:
@@ -81,14 +97,17 @@ async def test_a_429_anywhere_pauses_everyone(pair: list[RedisRateBudget]) -> No
 async def test_server_headers_slow_everyone_down(pair: list[RedisRateBudget]) -> None:
     """A lower X-RateLimit-Limit seen by one process sets the spacing of all; never faster."""
     a, b = pair
-    await a.observe(limit=3, remaining=None, reset_after=None)  # 3/min x 95% ≈ 21 s apart
+    await a.observe(limit=3, remaining=None, reset_after=None)  # 3/min x 99% ≈ 20 s apart
+    await a.sync()
     waits = [await b.reserve() for _ in range(6)]
     steps = [later - earlier for earlier, later in itertools.pairwise(waits[2:])]
-    assert all(step == pytest.approx(60 / (3 * 0.95), abs=1.0) for step in steps)
+    assert all(step == pytest.approx(60 / (3 * SHARED_HEADROOM), abs=1.0) for step in steps)
     await a.observe(limit=6000, remaining=None, reset_after=None)  # faster than configured
+    await a.sync()
     before = await b.reserve()
     assert await b.reserve() - before == pytest.approx(10.0, abs=1.0)  # the configured 6/min
     await a.observe(limit=None, remaining=0, reset_after=20.0)  # nothing left: a pause
+    await a.sync()
     assert await b.reserve() >= 19.0
 
 
@@ -99,6 +118,7 @@ async def test_keys_are_per_account_and_never_hold_the_key(
     budget = RedisRateBudget(redis_server.url, key)
     await budget.reserve()
     await budget.observe(limit=100, remaining=None, reset_after=None)
+    await budget.sync()
     client = aioredis.from_url(redis_server.url, decode_responses=True)
     stored = [str(k) for k in await client.keys(f"{account_tag(key)}*")]
     everything = [str(k) for k in await client.keys("*")]
@@ -344,7 +364,7 @@ async def test_a_bulk_job_gets_every_result_whatever_redis_does(
 
 async def test_a_flushed_script_is_loaded_again(redis_server: RedisServer, key: str) -> None:
     """SCRIPT FLUSH (a restart, a failover to a fresh node): NOSCRIPT reloads it, no fallback."""
-    budget = RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=2)
+    budget = RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=2, adaptive=False)
     admin = aioredis.from_url(redis_server.url)
     try:
         assert await budget.reserve() == 0.0
@@ -355,3 +375,116 @@ async def test_a_flushed_script_is_loaded_again(redis_server: RedisServer, key: 
     finally:
         await budget.aclose()
         await admin.aclose()
+
+
+async def test_clients_sharing_one_budget_earn_no_429_in_the_first_burst(
+    redis_server: RedisServer, key: str
+) -> None:
+    """Three clients configured for a larger burst than the server's: the probe learns it first."""
+    async with Simulator(api_key=key, rate_limit=1200, burst=20) as sim:
+        ids = sim.create_messages(30)
+        budgets = [RedisRateBudget(redis_server.url, key, rate_per_minute=6000) for _ in range(3)]
+        assert budgets[0].burst == 50  # sized for the documented limit, not this account's
+        async with contextlib.AsyncExitStack() as stack, anyio.create_task_group() as tg:
+            clients = [
+                await stack.enter_async_context(
+                    AsyncSent(api_key=key, base_url=sim.base_url, rate_limit=budget)
+                )
+                for budget in budgets
+            ]
+            for i, message_id in enumerate(ids):
+                tg.start_soon(clients[i % 3].messages.retrieve_status, message_id)
+        for budget in budgets:
+            await budget.aclose()
+        assert sim.stats.rate_limited == 0
+        assert sim.stats.requests == 30
+
+
+async def _script_calls(admin: aioredis.Redis) -> int:
+    stats = await admin.info("commandstats")
+    return sum(
+        int(stats.get(name, {}).get("calls", 0)) for name in ("cmdstat_evalsha", "cmdstat_eval")
+    )
+
+
+async def test_observe_calls_redis_only_for_news(own_redis: RedisServer, key: str) -> None:
+    """Headers that say nothing new cost no Redis call, in this process or in another one."""
+    admin = aioredis.from_url(own_redis.url)
+    a, b = (RedisRateBudget(own_redis.url, key, rate_per_minute=6000) for _ in range(2))
+    try:
+        await a.reserve()  # the account's first request
+        before = await _script_calls(admin)
+        await a.observe(limit=600, remaining=49, reset_after=5.0)  # news: limit and burst
+        for remaining in range(48, 30, -1):  # the bucket draining: nothing new
+            await a.observe(limit=600, remaining=remaining, reset_after=5.0)
+        await a.sync()
+        assert await _script_calls(admin) - before == 1
+        await b.reserve()  # another process learns the shared state from its reservation
+        await b.observe(limit=600, remaining=40, reset_after=5.0)
+        await b.sync()
+        assert await _script_calls(admin) - before == 2  # the reservation alone
+        await b.observe(limit=300, remaining=40, reset_after=5.0)  # the limit changed
+        await b.observe(limit=300, remaining=0, reset_after=5.0)  # empty: a pause
+        await b.observe(limit=300, remaining=0, reset_after=4.0)  # within that pause
+        await b.sync()
+        assert await _script_calls(admin) - before <= 4
+        assert await a.reserve() >= 4.0  # the pause reached the other process
+    finally:
+        for budget in (a, b):
+            await budget.aclose()
+        await admin.aclose()
+
+
+async def test_observe_never_waits_for_redis(own_redis: RedisServer, key: str) -> None:
+    """With Redis hung, observe returns without suspending (a response is never held for Redis)."""
+    budget = RedisRateBudget(own_redis.url, key, rate_per_minute=6000, timeout=5.0)
+    admin = aioredis.from_url(own_redis.url)
+    try:
+        await budget.reserve()
+        with own_redis.paused():
+            step = budget.observe(limit=600, remaining=49, reset_after=5.0)
+            with pytest.raises(StopIteration):  # finished at its first step: nothing awaited
+                step.send(None)
+        await budget.sync()  # written once Redis answers
+        assert not budget.falling_back
+        stored = await admin.hgetall(budget.keys[1])
+        assert stored[b"burst"] == b"50"
+        assert int(stored[b"interval"]) == round(60e6 / (600 * SHARED_HEADROOM))
+    finally:
+        await budget.aclose()
+        await admin.aclose()
+
+
+async def test_an_answer_without_headers_ends_the_probe(
+    own_redis: RedisServer, sim: Simulator
+) -> None:
+    """A server that sends no X-RateLimit-* headers: its first answer frees the other processes."""
+    admin = aioredis.from_url(own_redis.url)
+    a, b = (RedisRateBudget(own_redis.url, API_KEY, rate_per_minute=6000) for _ in range(2))
+    try:
+        async with AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=a) as client:
+            await client.messages.retrieve_status(sim.create_messages(1)[0])  # the probe
+        await a.sync()
+        before = await _script_calls(admin)
+        assert await b.reserve() == 0.0
+        assert await _script_calls(admin) - before == 1  # booked at once, no waiting for news
+    finally:
+        for budget in (a, b):
+            await budget.aclose()
+        await admin.aclose()
+
+
+async def test_the_servers_burst_keeps_a_reserve(redis_server: RedisServer, key: str) -> None:
+    """Once Remaining says the server's bucket holds 3, BURST_RESERVE of it is never booked."""
+    a, b = (RedisRateBudget(redis_server.url, key, rate_per_minute=6, burst=10) for _ in range(2))
+    try:
+        waits = [await a.reserve()]  # the probe; its answer: 2 left, so a bucket of 3
+        await a.observe(limit=None, remaining=2, reset_after=None)
+        await a.sync()
+        waits += [await b.reserve() for _ in range(3)]
+        # Redis TIME drives the schedule; the few ms between calls only shorten later waits.
+        expected = [0.0, 0.0, BURST_RESERVE, 10.0 + BURST_RESERVE]
+        assert waits == [pytest.approx(e, abs=0.25) for e in expected]
+    finally:
+        for budget in (a, b):
+            await budget.aclose()

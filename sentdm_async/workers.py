@@ -358,14 +358,21 @@ def register(
                 connection, api_key, rate_per_minute=rate_per_minute, burst=burst
             )
             state["redis"] = connection
+            state["budget"] = budget
             state["client"] = AsyncSent(api_key=api_key, base_url=base_url, rate_limit=budget)
         return state["client"], state["redis"]
 
     async def close(_: object) -> None:
-        """Close this process's client and Redis connection when the broker shuts down."""
+        """Close this process's client, budget and Redis connection when the broker shuts down.
+
+        The budget is closed before the connection, so what it learned last is written.
+        """
         sent, connection = state.pop("client", None), state.pop("redis", None)
+        budget = state.pop("budget", None)
         if sent is not None:
             await sent.aclose()
+        if budget is not None:
+            await budget.aclose()
         if connection is not None:
             await connection.aclose()
 

@@ -43,6 +43,7 @@ def test_all_is_sorted_and_complete() -> None:
         "cli",
         "errors",
         "jobs",
+        "otel",
         "redis",
         "resources",
         "simulator",

@@ -163,10 +163,13 @@ class OpenTelemetryHooks:
         if span is None:
             return
         _CURRENT.set(None)
-        span.set_attributes(attributes)
+        # Only what the start did not know: the SDK checks every attribute set, one by one.
+        if event.status is not None:
+            span.set_attribute("http.response.status_code", event.status)
         if event.request_id is not None:
             span.set_attribute("sentdm.request_id", event.request_id)
         if event.error_type is not None:
+            span.set_attribute("error.type", event.error_type)
             span.set_status(Status(StatusCode.ERROR))
         span.end()
 

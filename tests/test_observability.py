@@ -426,3 +426,24 @@ async def test_step_event_is_a_frozen_struct() -> None:
     )
     with pytest.raises(AttributeError):
         event.via = "push"  # type: ignore[misc]
+
+
+async def test_raw_response_request_id_from_the_body_and_a_body_that_is_not_json() -> None:
+    """Without x-request-id the body's meta.request_id is used; a non-JSON body is a clear error."""
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from sentdm_async import APIResponseValidationError, RawRequest
+    from sentdm_async._http.raw import Capture
+
+    def answer(body: bytes) -> AsyncAPIResponse[None]:
+        capture = Capture()
+        request = RawRequest(method="DELETE", url="https://api.sent.dm/v3/contacts/c", headers={})
+        capture.record(200, CIMultiDictProxy(CIMultiDict()), body, request, 0)
+        return AsyncAPIResponse(capture, None)
+
+    assert answer(b'{"meta": {"request_id": "req_body"}}').request_id == "req_body"
+    assert answer(b'{"data": null}').request_id is None
+    empty = answer(b"")
+    assert empty.request_id is None
+    with pytest.raises(APIResponseValidationError, match="not JSON"):
+        await empty.json()

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import msgspec
 
+from sentdm_async.errors import APIResponseValidationError
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -145,5 +147,17 @@ class AsyncAPIResponse(Generic[T]):
         return self._body.decode("utf-8", errors="replace")
 
     async def json(self) -> Any:
-        """Return the body as JSON values (the whole envelope)."""
-        return msgspec.json.decode(self._body)
+        """Return the body as JSON values (the whole envelope).
+
+        Raises:
+            APIResponseValidationError: The body is not JSON (e.g. empty, for a delete).
+        """
+        try:
+            return msgspec.json.decode(self._body)
+        except msgspec.DecodeError as exc:
+            raise APIResponseValidationError(
+                f"the response body is not JSON ({exc})",
+                status_code=self.status_code,
+                request_id=self.request_id,
+                method=self.method,
+            ) from None

@@ -447,3 +447,22 @@ async def test_raw_response_request_id_from_the_body_and_a_body_that_is_not_json
     assert empty.request_id is None
     with pytest.raises(APIResponseValidationError, match="not JSON"):
         await empty.json()
+
+
+async def test_one_listener_not_in_a_list_and_the_plain_path_with_a_budget(
+    sim: Simulator, sleeps: RecordingSleep
+) -> None:
+    """hooks= takes one listener as is; with every listener removed, calls and watches still run."""
+    single = OnlyResponses()
+    message_id = sim.create_message()
+    async with AsyncSent(
+        api_key=API_KEY, base_url=sim.base_url, rate_limit=TokenBucket(6000, burst=10), hooks=single
+    ) as client:
+        await client.messages.retrieve_status(message_id)
+        assert single.statuses == [200]
+        for listener in client.hooks.listeners:
+            client.hooks.remove(listener)
+        await client.messages.retrieve_status(message_id)
+        final = await client.messages.wait_until_terminal(message_id, poll=FAST)
+    assert final.status == "DELIVERED"
+    assert single.statuses == [200]

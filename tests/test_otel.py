@@ -219,3 +219,26 @@ async def test_spans_are_children_of_the_callers_span_and_removable(
     assert handler.name == "handler"
     assert child.parent is not None
     assert child.parent.span_id == parent.get_span_context().span_id
+
+
+def test_a_response_without_its_request_records_the_duration_only(telemetry: Telemetry) -> None:
+    """A listener added while an attempt was in flight sees its end alone: no span, a duration."""
+    from sentdm_async import ResponseEvent
+
+    hooks = OpenTelemetryHooks(
+        server_address="api.sent.dm",
+        server_port=None,
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    )
+    hooks.on_response(
+        ResponseEvent(method="GET", url_template="/v3/me", attempt=1, status=None, error_type="X")
+    )
+    assert telemetry.finished() == []
+    (duration,) = telemetry.points("http.client.request.duration")
+    assert duration.attributes == {
+        "http.request.method": "GET",
+        "url.template": "/v3/me",
+        "server.address": "api.sent.dm",
+        "error.type": "X",
+    }

@@ -10,6 +10,9 @@ concurrency against the same server:
        the floor for a Python asyncio client
     c  official SDK (``sentdm``): AsyncSent with its default httpx transport
     d  official SDK: AsyncSent with DefaultAioHttpClient
+    e  client (a) with OpenTelemetry on (`sentdm_async.otel.instrument`): the SDK's tracer
+       provider with a batch processor and an exporter that drops, and its meter provider with
+       an in-memory reader (run it with ``--clients ae``; needs ``opentelemetry-sdk``)
 
 Then a memory run: client (a) streaming ``--n`` ids and ``--memory-n`` ids (the created ids
 cycled lazily, so every request is a real 200 through the same code path), reporting the
@@ -53,6 +56,7 @@ CLIENTS: Final = {
     "b": "raw aiohttp+msgspec",
     "c": "sentdm SDK, httpx",
     "d": "sentdm SDK, aiohttp",
+    "e": "sentdm_async + OTel",
 }
 FLOOR: Final = "b"
 #: Targets reported (not asserted): CPU of (a) per fetch vs the floor, and RSS growth with N.
@@ -80,13 +84,15 @@ class Runner(Protocol):
 class OursRunner:
     """(a) `retrieve_activities_many` with retries, error mapping and a (never-full) budget."""
 
-    def __init__(self, base_url: str, concurrency: int) -> None:
+    def __init__(self, base_url: str, concurrency: int, *, otel: bool = False) -> None:
         from sentdm_async import AsyncSent, TokenBucket
 
         self.concurrency = concurrency
         # A real TokenBucket on every request, sized so it never makes anyone wait.
         budget = TokenBucket(10_000_000, burst=10_000)
         self.client = AsyncSent(api_key=API_KEY, base_url=base_url, rate_limit=budget)
+        if otel:
+            _instrument(self.client)
 
     async def fetch(self, ids: Iterable[str]) -> tuple[int, int]:
         """Stream every id through `retrieve_activities_many`."""
@@ -102,6 +108,25 @@ class OursRunner:
     async def aclose(self) -> None:
         """Close the client."""
         await self.client.aclose()
+
+
+def _instrument(client: Any) -> None:
+    """Turn OpenTelemetry on as an application would: SDK providers, spans batched and dropped."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    from sentdm_async.otel import instrument
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(Drop()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    instrument(client, tracer_provider=tracer_provider, meter_provider=meter_provider)
 
 
 async def _pool(
@@ -205,8 +230,8 @@ class SdkRunner:
 
 def make_runner(kind: str, base_url: str, concurrency: int) -> Runner:
     """Build the client ``kind`` (a key of `CLIENTS`)."""
-    if kind == "a":
-        return OursRunner(base_url, concurrency)
+    if kind in ("a", "e"):
+        return OursRunner(base_url, concurrency, otel=kind == "e")
     if kind == "b":
         return RawRunner(base_url, concurrency)
     return SdkRunner(base_url, concurrency, use_aiohttp=kind == "d")

@@ -4,6 +4,15 @@ from importlib import metadata as _metadata
 
 from sentdm_async._bulk.activities import ActivityStream as ActivityStream
 from sentdm_async._client import AsyncSent as AsyncSent
+from sentdm_async._http.hooks import Hooks as Hooks
+from sentdm_async._http.hooks import RequestEvent as RequestEvent
+from sentdm_async._http.hooks import ResponseEvent as ResponseEvent
+from sentdm_async._http.hooks import RetryEvent as RetryEvent
+from sentdm_async._http.hooks import StepEvent as StepEvent
+from sentdm_async._http.hooks import ThrottleEvent as ThrottleEvent
+from sentdm_async._http.raw import AsyncAPIResponse as AsyncAPIResponse
+from sentdm_async._http.raw import RawRequest as RawRequest
+from sentdm_async._http.stats import ClientStats as ClientStats
 from sentdm_async._ratelimit.budget import RateBudget as RateBudget
 from sentdm_async._ratelimit.budget import TokenBucket as TokenBucket
 from sentdm_async._watch.watcher import PollPolicy as PollPolicy
@@ -119,6 +128,7 @@ __all__ = [
     "ActivityOk",
     "ActivityResult",
     "ActivityStream",
+    "AsyncAPIResponse",
     "AsyncPager",
     "AsyncSent",
     "AuthenticationError",
@@ -139,6 +149,7 @@ __all__ = [
     "Campaign",
     "CampaignUseCase",
     "ChannelScore",
+    "ClientStats",
     "ConflictError",
     "Contact",
     "ContactMessageSummary",
@@ -147,6 +158,7 @@ __all__ = [
     "EventType",
     "EventTypeList",
     "HeaderMedia",
+    "Hooks",
     "InternalServerError",
     "InvalidIdError",
     "JobMismatchError",
@@ -172,12 +184,18 @@ __all__ = [
     "ProfileSettings",
     "RateBudget",
     "RateLimitError",
+    "RawRequest",
     "Recipient",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryEvent",
     "SendResult",
     "SentError",
     "StatusEvent",
+    "StepEvent",
     "Template",
     "TemplatePage",
+    "ThrottleEvent",
     "TokenBucket",
     "UnprocessableEntityError",
     "User",

@@ -17,6 +17,7 @@ from yarl import URL
 
 from sentdm_async._bulk.activities import DEFAULT_BULK_CONCURRENCY, ActivityStream, activity_stream
 from sentdm_async._core.checks import check_number, check_positive_int
+from sentdm_async._http.hooks import Hooks
 from sentdm_async._http.options import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -31,6 +32,7 @@ from sentdm_async._http.options import (
     RequestOptions,
     check_request_options,
 )
+from sentdm_async._http.stats import ClientStats, StatsRecorder
 from sentdm_async._http.transport import Transport
 from sentdm_async._ratelimit.budget import RateBudget, make_budget
 from sentdm_async._ratelimit.gate import FairGate
@@ -43,6 +45,7 @@ from sentdm_async._watch.watcher import (
 )
 from sentdm_async.errors import SentError
 from sentdm_async.resources import messages as message_endpoints
+from sentdm_async.resources._raw import RawResponses
 from sentdm_async.resources.channels import Channels
 from sentdm_async.resources.contacts import Contacts
 from sentdm_async.resources.conversations import Conversations
@@ -81,6 +84,37 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _check_api_key(api_key: object) -> str:
+    if api_key is None:
+        api_key = os.environ.get(API_KEY_ENV)
+    if not api_key:
+        raise SentError(
+            f"no API key: pass AsyncSent(api_key=...) or set the {API_KEY_ENV} environment variable"
+        )
+    if not isinstance(api_key, str):
+        raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
+    if any(c in api_key for c in "\r\n\0"):
+        raise SentError("api_key contains a line break or NUL character")
+    return api_key
+
+
+def _check_session(session: object) -> aiohttp.ClientSession | None:
+    if session is not None and not isinstance(session, aiohttp.ClientSession):
+        raise TypeError(f"session must be an aiohttp.ClientSession, got {type(session).__name__}")
+    return session
+
+
+def _make_hooks(hooks: object) -> Hooks:
+    """The client's listeners: its stats recorder first, then the caller's."""
+    if hooks is None:
+        given: list[object] = []
+    elif isinstance(hooks, list | tuple):
+        given = list(hooks)
+    else:
+        given = [hooks]
+    return Hooks([StatsRecorder(), *given])
 
 
 def _check_base_url(base_url: object) -> str:
@@ -329,10 +363,14 @@ class AsyncSent:
         default_headers: Headers sent on every request.
         session: An ``aiohttp.ClientSession`` you own and close; ``max_connections`` and
             ``trust_env`` then do not apply.
+        hooks: A listener, or a list of them: objects with any of the methods ``on_request``,
+            ``on_response``, ``on_retry``, ``on_throttle`` and ``on_status``, each called with
+            a small frozen Struct (`RequestEvent`, `ResponseEvent`, ...). A listener that
+            raises is logged and never breaks a request. ``client.hooks.add`` adds one later.
 
     Raises:
         SentError: No API key, or an unusable ``base_url``.
-        TypeError: An argument of the wrong type.
+        TypeError: An argument of the wrong type, or a listener without any ``on_*`` method.
         ValueError: A negative or non-finite number, or a header value with a line break.
     """
 
@@ -351,26 +389,14 @@ class AsyncSent:
         trust_env: bool = True,
         default_headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
+        hooks: object | list[object] | None = None,
     ) -> None:
-        if api_key is None:
-            api_key = os.environ.get(API_KEY_ENV)
-        if not api_key:
-            raise SentError(
-                f"no API key: pass AsyncSent(api_key=...) or set the {API_KEY_ENV} "
-                "environment variable"
-            )
-        if not isinstance(api_key, str):
-            raise TypeError(f"api_key must be a str, got {type(api_key).__name__}")
-        if any(c in api_key for c in "\r\n\0"):
-            raise SentError("api_key contains a line break or NUL character")
+        api_key = _check_api_key(api_key)
         if base_url is None:
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         if isinstance(rate_limit, int | float) and not isinstance(rate_limit, bool):
             check_number("rate_limit", rate_limit, positive=True)
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise TypeError(
-                f"session must be an aiohttp.ClientSession, got {type(session).__name__}"
-            )
+        session = _check_session(session)
         options = ClientOptions(
             base_url=_check_base_url(base_url),
             profile_id=profile_id,
@@ -384,7 +410,10 @@ class AsyncSent:
         )
         budget = make_budget(rate_limit)
         gate = FairGate(budget) if budget is not None else None
-        self._attach(Transport(api_key=api_key, options=options, gate=gate, session=session))
+        transport = Transport(
+            api_key=api_key, options=options, gate=gate, session=session, hooks=_make_hooks(hooks)
+        )
+        self._attach(transport)
 
     def _attach(self, transport: Transport) -> None:
         self._transport = transport
@@ -477,6 +506,31 @@ class AsyncSent:
     def max_retries(self) -> int:
         """Retries after the first attempt."""
         return self._transport.options.max_retries
+
+    @property
+    def hooks(self) -> Hooks:
+        """The client's listeners (shared with its `with_options` copies); ``.add`` one more."""
+        return self._transport.hooks
+
+    def stats(self) -> ClientStats:
+        """What this client (and its `with_options` copies) did so far: a `ClientStats`.
+
+        Requests by status class, 429s, retries, the budget wait's p50/p95, and for watchers
+        the messages watched and finished and their steps by push and by poll.
+        """
+        found = (h for h in self.hooks.listeners if isinstance(h, StatsRecorder))
+        return next(found, StatsRecorder()).snapshot()  # nothing counted if it was removed
+
+    @property
+    def with_raw_response(self) -> Any:
+        """The same resources, each single-call method answering an `AsyncAPIResponse`.
+
+        ``raw = await client.with_raw_response.messages.retrieve_status(message_id)`` gives
+        ``raw.status_code``, ``raw.headers``, ``raw.request_id``, ``raw.http_request`` and
+        ``await raw.parse()`` (the `Message`), as in the official SDK. The call draws on the
+        same budget and retries; an error status raises as usual.
+        """
+        return RawResponses(self)
 
     @property
     def closed(self) -> bool:

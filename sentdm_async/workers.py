@@ -310,6 +310,14 @@ def make_broker(
     )
 
 
+async def _close_worker_state(state: dict[str, Any]) -> None:
+    """Close a worker's client, then its budget (so what it learned last is written), then Redis."""
+    for name in ("client", "budget", "redis"):
+        resource = state.pop(name, None)
+        if resource is not None:
+            await resource.aclose()
+
+
 def register(
     broker: ChunkBroker,
     *,
@@ -363,18 +371,8 @@ def register(
         return state["client"], state["redis"]
 
     async def close(_: object) -> None:
-        """Close this process's client, budget and Redis connection when the broker shuts down.
-
-        The budget is closed before the connection, so what it learned last is written.
-        """
-        sent, connection = state.pop("client", None), state.pop("redis", None)
-        budget = state.pop("budget", None)
-        if sent is not None:
-            await sent.aclose()
-        if budget is not None:
-            await budget.aclose()
-        if connection is not None:
-            await connection.aclose()
+        """Close this process's client, budget and Redis connection when the broker shuts down."""
+        await _close_worker_state(state)
 
     broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, close)
     broker.add_event_handler(TaskiqEvents.CLIENT_SHUTDOWN, close)

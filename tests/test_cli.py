@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -552,6 +553,8 @@ async def test_watch(capsys: pytest.CaptureFixture[str], fast_sim: Simulator) ->
     first = [line for line in lines if line["message_id"] == delivered[0]]
     assert first[0]["status"] == "QUEUED"  # oldest first
     assert "2 ok, 1 failed (FAILED x1)" in err
+    assert "client: " in err  # the client's stats at the end
+    assert "3/3 watched messages finished" in err
 
 
 async def test_watch_success_and_until(
@@ -621,6 +624,8 @@ async def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert "Outcome funnel" in err
     assert "Delivery latency" in err
     assert "429s received" in err
+    assert "Client: " in err  # the client's stats at the end
+    assert re.search(r"\d+/30 watched messages finished, steps 0 by push / \d+ by poll", err)
 
 
 async def test_demo_push_compares_polling_with_push(capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,7 @@ def test_all_is_sorted_and_complete() -> None:
         "jobs",
         "models",
         "progress",
+        "otel",
         "redis",
         "resources",
         "simulator",

@@ -348,6 +348,7 @@ async def test_bad_ids(client: AsyncSent) -> None:
 
 class _NoTransport:
     budget = None
+    hooks = None  # no listeners
 
     def lane(self, name: str, weight: int) -> None:
         return None

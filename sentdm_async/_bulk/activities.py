@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from sentdm_async._bulk.engine import FanOut, Handle
-from sentdm_async._core.ids import message_path
+from sentdm_async._core.ids import ACTIVITIES_TEMPLATE, message_path
 from sentdm_async._ratelimit.gate import BULK_WEIGHT
 from sentdm_async.errors import SentError
 from sentdm_async.resources.messages import ACTIVITIES
@@ -58,6 +58,7 @@ def activity_fetcher(
                 ACTIVITIES,
                 options=options,
                 lane=lane,
+                template=ACTIVITIES_TEMPLATE,
             )
         except SentError as exc:  # InvalidIdError included; a non-str id (TypeError) is a bug
             return ActivityFailure(message_id=message_id, error=exc)

@@ -13,7 +13,16 @@ from urllib.parse import quote
 
 from sentdm_async.errors import InvalidIdError
 
-__all__ = ["MAX_ID_LENGTH", "check_id", "message_path", "segment"]
+__all__ = [
+    "ACTIVITIES_TEMPLATE",
+    "MAX_ID_LENGTH",
+    "FilledPath",
+    "check_id",
+    "fill",
+    "filled_message_path",
+    "message_path",
+    "segment",
+]
 
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -61,3 +70,40 @@ def segment(value: object, name: str = "id") -> str:
 def message_path(message_id: object, suffix: str = "") -> str:
     """Return ``/v3/messages/{id}{suffix}`` for a checked, quoted message id."""
     return f"/v3/messages/{segment(message_id, 'message_id')}{suffix}"
+
+
+#: The template of the activities path (bulk jobs and watchers pass it with their requests).
+ACTIVITIES_TEMPLATE: Final = "/v3/messages/{id}/activities"
+
+
+class FilledPath(str):
+    """A path that keeps the template its ids were filled into (``/v3/messages/{id}``).
+
+    A `str`, so code that treats paths as text keeps working; `Resource._call` hands
+    ``template`` to the transport, where listeners, spans and logs see it instead of the ids.
+    (Not on the bulk hot path: building one costs about 1 µs, a plain f-string 0.15 µs, so bulk
+    jobs and watchers pass `ACTIVITIES_TEMPLATE` themselves.)
+    """
+
+    template: str
+
+    def __new__(cls, path: str, template: str) -> FilledPath:
+        filled = super().__new__(cls, path)
+        filled.template = template
+        return filled
+
+
+def fill(template: str, **ids: object) -> FilledPath:
+    """Fill ``template``'s ``{name}`` fields with checked, quoted ids.
+
+    Raises:
+        TypeError: An id is not a str.
+        InvalidIdError: An id is empty, too long or malformed.
+    """
+    path = template.format(**{name: segment(value, name) for name, value in ids.items()})
+    return FilledPath(path, template)
+
+
+def filled_message_path(message_id: object, suffix: str = "") -> FilledPath:
+    """`message_path`, keeping its template (``/v3/messages/{id}{suffix}``)."""
+    return FilledPath(message_path(message_id, suffix), "/v3/messages/{id}" + suffix)

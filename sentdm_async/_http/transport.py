@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import urllib.request
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
@@ -26,7 +27,9 @@ import msgspec
 from yarl import URL
 
 from sentdm_async._http import retry as _retry
+from sentdm_async._http.hooks import Hooks, RequestEvent, ResponseEvent, RetryEvent, ThrottleEvent
 from sentdm_async._http.options import check_request_options
+from sentdm_async._http.raw import RAW_CAPTURE, RawRequest
 from sentdm_async._http.wire import ErrorEnvelope, error_details
 from sentdm_async.errors import (
     APIConnectionError,
@@ -81,15 +84,20 @@ class _Answer(NamedTuple):
     body: bytes
 
 
+#: Budget waits shorter than this are not reported to `ThrottleEvent` listeners.
+_THROTTLE_MIN: Final = 0.001
+
+
 class _Call:
     """One call's method, URL, headers and body: built once, sent on every attempt."""
 
-    __slots__ = ("body", "headers", "method", "params", "path", "url")
+    __slots__ = ("body", "headers", "method", "params", "path", "template", "url")
 
     def __init__(
         self,
         method: str,
         path: str,
+        template: str,
         url: URL,
         headers: Mapping[str, str],
         params: Mapping[str, str] | None,
@@ -97,6 +105,7 @@ class _Call:
     ) -> None:
         self.method = method
         self.path = path
+        self.template = template
         self.url = url
         self.headers = headers
         self.params = params
@@ -132,10 +141,13 @@ def env_proxy(url: URL) -> URL | None:
 class _Shared:
     """What a client and its `with_options` copies share: session, gate, event loop."""
 
-    def __init__(self, session: aiohttp.ClientSession | None, gate: FairGate | None) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession | None, gate: FairGate | None, hooks: Hooks
+    ) -> None:
         self.session = session
         self.owns_session = session is None
         self.gate = gate
+        self.hooks = hooks
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
@@ -151,6 +163,7 @@ class Transport:
         session: A caller-owned session (not closed by us); ``None`` to create one.
         share: The state of another transport to share (`AsyncSent.with_options`).
         rand: Uniform [0, 1) source for the backoff jitter; injectable for tests.
+        hooks: The client's listeners (`sentdm_async._http.hooks`); ``None`` for none.
     """
 
     def __init__(
@@ -162,10 +175,15 @@ class Transport:
         session: aiohttp.ClientSession | None = None,
         share: Transport | None = None,
         rand: Callable[[], float] = random.random,
+        hooks: Hooks | None = None,
     ) -> None:
         self._api_key = api_key
         self.options = options
-        self._shared: _Shared = share._shared if share is not None else _Shared(session, gate)
+        self._shared: _Shared = (
+            share._shared if share is not None else _Shared(session, gate, hooks or Hooks())
+        )
+        #: The client's listeners, shared with its `with_options` copies.
+        self.hooks = self._shared.hooks
         self.budget = self._shared.gate.budget if self._shared.gate is not None else None
         self._rand = rand
         self._origin = URL(options.base_url).origin()
@@ -214,7 +232,25 @@ class Transport:
         """Take one token for ``lane`` (a watcher takes it before choosing whom to poll)."""
         gate = self._shared.gate
         if gate is not None:
-            await gate.acquire(lane)
+            if self.hooks:
+                await self._timed_acquire(gate, lane, None)
+            else:
+                await gate.acquire(lane)
+
+    async def _timed_acquire(self, gate: FairGate, lane: Lane | None, call: _Call | None) -> None:
+        """`FairGate.acquire`, telling the listeners how long it held the request back."""
+        start = time.perf_counter()
+        await gate.acquire(lane)
+        waited = time.perf_counter() - start
+        if waited >= _THROTTLE_MIN:
+            self.hooks.on_throttle(
+                ThrottleEvent(
+                    kind="budget",
+                    wait=waited,
+                    method=call.method if call else None,
+                    url_template=call.template if call else None,
+                )
+            )
 
     def _session(self) -> aiohttp.ClientSession:
         shared = self._shared
@@ -273,6 +309,7 @@ class Transport:
         options: RequestOptions | BaseRequestOptions | None = None,
         lane: Lane | None = None,
         budget_acquired: bool = False,
+        template: str | None = None,
     ) -> T:
         """Make one API call with budget, retries and error mapping; return the decoded ``data``.
 
@@ -288,6 +325,9 @@ class Transport:
             budget_acquired: The caller already took this call's first token (the watcher
                 does, to choose which message to poll once a token is free); retries take
                 their own.
+            template: The path with ``{name}`` fields for its ids
+                (``/v3/messages/{id}/activities``), what listeners and logs see of the path;
+                ``None`` when the path has no ids (it is its own template).
 
         Returns:
             The envelope's ``data``; ``None`` when ``decoder`` is ``None`` (an endpoint that
@@ -302,6 +342,8 @@ class Transport:
             SentError: The client is closed, or used from another event loop.
         """
         call = self._prepare(method, path, params, body, idempotency_key, options)
+        if template is not None:
+            call.template = template
         timeout: float | None = options.get("timeout") if options else None  # type: ignore[assignment]
         if timeout is None:
             return await self._send(call, decoder, lane, budget_acquired)
@@ -341,7 +383,7 @@ class Transport:
             url = URL(self.options.base_url + path, encoded=True)
         else:
             url = self._base.with_path(self._base_path + path, encoded=True)
-        return _Call(method, path, url, headers, params, body)
+        return _Call(method, path, path, url, headers, params, body)
 
     async def _send(
         self,
@@ -350,55 +392,169 @@ class Transport:
         lane: Lane | None,
         acquired: bool,
     ) -> T:
-        gate = self._shared.gate
-        options = self.options
         retries = 0
         while True:
-            if gate is not None and not acquired:
-                await gate.acquire(lane)
+            answer = await self._once(call, lane, acquired, retries + 1)
             acquired = False
-            answer = await self._attempt(call)
-            if isinstance(answer, _Answer):
-                if 200 <= answer.status < 300:
-                    return self._decode(decoder, answer, call)
-                status_error = self._status_error(answer, call)
-                error: APIConnectionError | APIStatusError = status_error
-                decision = _retry.decide(
-                    status=answer.status,
-                    code=status_error.code,
-                    retry_after=status_error.retry_after,
-                    should_retry_header=answer.headers.get("x-should-retry"),
-                    retries_taken=retries,
-                    max_retries=options.max_retries,
-                    max_retry_after=options.max_retry_after,
-                    has_budget=gate is not None,
-                    rand=self._rand,
-                )
-            else:
-                error = answer
-                decision = _retry.decide(
-                    status=None,
-                    retries_taken=retries,
-                    max_retries=options.max_retries,
-                    max_retry_after=options.max_retry_after,
-                    has_budget=gate is not None,
-                    rand=self._rand,
-                )
-            if decision.pause and gate is not None:
-                await gate.budget.pause(decision.pause)
+            if isinstance(answer, _Answer) and 200 <= answer.status < 300:
+                return self._success(decoder, answer, call, retries)
+            error, decision = self._decide(answer, call, retries)
+            if decision.pause:
+                await self._pause(decision.pause)
             if not decision.retry or self._shared.closed:
                 raise error
             retries += 1
-            logger.info(
-                "%s %s: %s; retry %d in %.2fs",
-                call.method,
-                call.path,
-                error.__class__.__name__,
-                retries,
-                decision.delay or decision.pause,
-            )
+            self._before_retry(call, retries, error, decision.delay or decision.pause)
             if decision.delay:
                 await _retry.sleep(decision.delay)
+
+    async def _once(
+        self, call: _Call, lane: Lane | None, acquired: bool, attempt: int
+    ) -> _Answer | APIConnectionError:
+        """One attempt: a budget token (unless the caller holds one), then `_attempt`.
+
+        With listeners, the budget wait and the attempt are reported around them; without,
+        nothing is built or timed.
+        """
+        gate = self._shared.gate
+        if self.hooks:
+            if gate is not None and not acquired:
+                await self._timed_acquire(gate, lane, call)
+            return await self._hooked_attempt(call, attempt)
+        if gate is not None and not acquired:
+            await gate.acquire(lane)
+        return await self._attempt(call)
+
+    def _success(
+        self,
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
+        answer: _Answer,
+        call: _Call,
+        retries: int,
+    ) -> T:
+        """Decode a 2xx, keeping the raw answer for a `with_raw_response` call."""
+        capture = RAW_CAPTURE.get()
+        if capture is not None:
+            capture.record(*answer, self._raw_request(call), retries)
+        return self._decode(decoder, answer, call)
+
+    async def _pause(self, seconds: float) -> None:
+        """Pause every caller of the budget after a 429 (no budget: nothing to pause)."""
+        gate = self._shared.gate
+        if gate is not None:
+            if self.hooks:
+                self.hooks.on_throttle(ThrottleEvent(kind="pause", wait=seconds))
+            await gate.budget.pause(seconds)
+
+    def _decide(
+        self, answer: _Answer | APIConnectionError, call: _Call, retries: int
+    ) -> tuple[APIConnectionError | APIStatusError, _retry.Decision]:
+        """The error a failed attempt stands for, and what `_retry.decide` says to do next."""
+        options = self.options
+        has_budget = self._shared.gate is not None
+        if isinstance(answer, APIConnectionError):
+            return answer, _retry.decide(
+                status=None,
+                retries_taken=retries,
+                max_retries=options.max_retries,
+                max_retry_after=options.max_retry_after,
+                has_budget=has_budget,
+                rand=self._rand,
+            )
+        error = self._status_error(answer, call)
+        return error, _retry.decide(
+            status=answer.status,
+            code=error.code,
+            retry_after=error.retry_after,
+            should_retry_header=answer.headers.get("x-should-retry"),
+            retries_taken=retries,
+            max_retries=options.max_retries,
+            max_retry_after=options.max_retry_after,
+            has_budget=has_budget,
+            rand=self._rand,
+        )
+
+    def _before_retry(
+        self, call: _Call, retries: int, error: APIConnectionError | APIStatusError, wait: float
+    ) -> None:
+        """Tell the listeners and the log that retry number ``retries`` follows in ``wait`` s."""
+        if self.hooks:
+            self.hooks.on_retry(self._retry_event(call, retries, error, wait))
+        logger.info(
+            "%s %s (request id %s): %s; retry %d in %.2fs",
+            call.method,
+            call.template,
+            error.request_id,
+            error.__class__.__name__,
+            retries,
+            wait,
+        )
+
+    async def _hooked_attempt(self, call: _Call, attempt: int) -> _Answer | APIConnectionError:
+        """`_attempt` between ``on_request`` and ``on_response`` (even when cancelled)."""
+        hooks = self.hooks
+        hooks.on_request(
+            RequestEvent(method=call.method, url_template=call.template, attempt=attempt)
+        )
+        start = time.perf_counter()
+        try:
+            answer = await self._attempt(call)
+        except BaseException as exc:  # cancelled (or a bug): the attempt still ends
+            hooks.on_response(
+                ResponseEvent(
+                    method=call.method,
+                    url_template=call.template,
+                    attempt=attempt,
+                    status=None,
+                    elapsed=time.perf_counter() - start,
+                    error_type=exc.__class__.__name__,
+                )
+            )
+            raise
+        elapsed = time.perf_counter() - start
+        if isinstance(answer, _Answer):
+            status = answer.status
+            event = ResponseEvent(
+                method=call.method,
+                url_template=call.template,
+                attempt=attempt,
+                status=status,
+                request_id=self._redact_optional(answer.headers.get("x-request-id")),
+                elapsed=elapsed,
+                bytes=len(answer.body),
+                error_type=str(status) if status >= 400 else None,
+            )
+        else:
+            event = ResponseEvent(
+                method=call.method,
+                url_template=call.template,
+                attempt=attempt,
+                status=None,
+                elapsed=elapsed,
+                error_type=answer.__class__.__name__,
+            )
+        hooks.on_response(event)
+        return answer
+
+    @staticmethod
+    def _retry_event(
+        call: _Call, retries: int, error: APIConnectionError | APIStatusError, wait: float
+    ) -> RetryEvent:
+        status = getattr(error, "status_code", None)
+        return RetryEvent(
+            method=call.method,
+            url_template=call.template,
+            attempt=retries,
+            reason=str(status) if status is not None else error.__class__.__name__,
+            wait=wait,
+            request_id=error.request_id,
+        )
+
+    def _raw_request(self, call: _Call) -> RawRequest:
+        """The request as `AsyncAPIResponse.http_request` shows it: the key redacted."""
+        url = call.url.extend_query(call.params) if call.params else call.url
+        headers = {k: (_REDACTED if k == "x-api-key" else v) for k, v in call.headers.items()}
+        return RawRequest(method=call.method, url=str(url), headers=headers)
 
     async def _attempt(self, call: _Call) -> _Answer | APIConnectionError:
         """Send once and read the answer; a failed connection is returned, not raised."""

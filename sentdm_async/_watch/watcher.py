@@ -48,7 +48,8 @@ from anyio.lowlevel import checkpoint
 from sentdm_async import errors
 from sentdm_async._bulk.engine import Handle, Job
 from sentdm_async._core.checks import check_number, check_positive_int
-from sentdm_async._core.ids import check_id, message_path
+from sentdm_async._core.ids import ACTIVITIES_TEMPLATE, check_id, message_path
+from sentdm_async._http.hooks import StepEvent
 from sentdm_async._ratelimit.gate import WATCH_WEIGHT
 from sentdm_async._watch.gapfill import (
     DEAD_EXPECTED,
@@ -606,7 +607,7 @@ class _WatchJob(Job[WatchEvent]):
         self._input_done = True
         self._changed.set()
 
-    def push(self, message_id: str, activity: Activity) -> bool:
+    def push(self, message_id: str, activity: Activity, channel: str | None = None) -> bool:
         """Take a pushed step (see `Watcher.push`); return whether it was yielded."""
         if self.closed:
             return False
@@ -635,7 +636,7 @@ class _WatchJob(Job[WatchEvent]):
             watched.unconfirmed += skipped
         watched.ranked = True
         self._learn(watched, activity.status, now, polled=False)
-        if not self._yield_step(watched, activity, rank):
+        if not self._yield_step(watched, activity, rank, "push", channel):
             watched.last = self._compact(activity)
         return True
 
@@ -865,6 +866,7 @@ class _WatchJob(Job[WatchEvent]):
                         options=self._options,
                         lane=self._lane,
                         budget_acquired=True,
+                        template=ACTIVITIES_TEMPLATE,
                     )
                 except SentError as exc:
                     if watched.state != _DONE:  # a push may have ended it meanwhile
@@ -891,10 +893,29 @@ class _WatchJob(Job[WatchEvent]):
         if self._by_id.get(watched.message_id) is watched:
             del self._by_id[watched.message_id]
 
-    def _yield_step(self, watched: _Watched, activity: Activity, rank: int | None) -> bool:
+    def _yield_step(
+        self,
+        watched: _Watched,
+        activity: Activity,
+        rank: int | None,
+        via: Literal["push", "poll"] = "poll",
+        channel: str | None = None,
+    ) -> bool:
         """Yield one new step of ``watched``; return whether it ended the watch."""
         if rank is not None:
             watched.rank = max(watched.rank, rank)
+        hooks = self._transport.hooks
+        if hooks:  # listeners (`AsyncSent(hooks=...)`, stats, OpenTelemetry) see each step
+            done = activity.status in watched.stop
+            hooks.on_status(
+                StepEvent(
+                    message_id=watched.message_id,
+                    activity=activity,
+                    via=via,
+                    done=done,
+                    channel=channel,
+                )
+            )
         if activity.status in watched.stop:
             self._end(
                 watched, WatchEvent(message_id=watched.message_id, activity=activity, done=True)
@@ -1152,7 +1173,7 @@ class Watcher(Handle[WatchEvent]):
         """
         if not isinstance(event, MessageEvent) or not event.payload.message_id:
             return False
-        return self._job.push(event.payload.message_id, event.activity())
+        return self._job.push(event.payload.message_id, event.activity(), event.payload.channel)
 
 
 def new_watcher(

@@ -237,7 +237,9 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
                 board.record(event)
                 stats.record(event)
         requests, limited = sim.stats.requests, sim.stats.rate_limited
+        client_stats = client.stats()
     _report(ui, stats, len(ids), requests, limited)
+    ui.line(f"Client: {client_stats.summary()}")
     elapsed = time.monotonic() - started
     ui.line(f"demo: done in {format_duration(elapsed)} of real time")
     summary: dict[str, Any] = {

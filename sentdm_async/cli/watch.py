@@ -282,6 +282,7 @@ async def run_watch(client: AsyncSent, args: argparse.Namespace, ui: Ui) -> int:
     finally:
         source.close()
     ui.line(summary_line(board.succeeded, board.unsuccessful, board.elapsed))
+    ui.line(f"client: {client.stats().summary()}")
     return 0 if board.succeeded == board.done else 1
 
 

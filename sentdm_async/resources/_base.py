@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, Self, TypeVar
 import msgspec
 
 from sentdm_async._core.checks import check_idempotency_key, check_positive_int
-from sentdm_async._core.ids import segment
+from sentdm_async._core.ids import FilledPath, fill
 from sentdm_async._http.wire import Envelope
 from sentdm_async.errors import APIResponseValidationError
 from sentdm_async.types._decode import json_decoder
@@ -120,11 +120,14 @@ class Resource:
     def _path(template: str, **ids: object) -> str:
         """Fill ``template``'s ``{name}`` fields with checked, quoted ids.
 
+        The result remembers ``template`` (a `FilledPath`): `_call` sends it along, so hooks,
+        spans and logs name the endpoint without the ids.
+
         Raises:
             TypeError: An id is not a str.
             InvalidIdError: An id is empty, too long or malformed.
         """
-        return template.format(**{name: segment(value, name) for name, value in ids.items()})
+        return fill(template, **ids)
 
     async def _call(
         self,
@@ -141,7 +144,8 @@ class Resource:
 
         Args:
             method: HTTP method; POST/PUT/PATCH get an ``Idempotency-Key``.
-            path: Path below the base URL, built with `_path`.
+            path: Path below the base URL, built with `_path` (a path without ids is its own
+                template).
             decoder: Decoder of the expected envelope; ``None`` for an answer without a body.
             options: The caller's per-call `RequestOptions`.
             params: Query parameters.
@@ -154,8 +158,16 @@ class Resource:
         elif idempotency_key is not None:  # pragma: no cover - a programming error in a resource
             raise ValueError(f"{method} takes no idempotency_key")
         encoded = None if body is None else encode_body(body)
+        template = path.template if isinstance(path, FilledPath) else None
         return await self._transport.request(
-            method, path, decoder, params=params, body=encoded, idempotency_key=key, options=options
+            method,
+            path,
+            decoder,
+            params=params,
+            body=encoded,
+            idempotency_key=key,
+            options=options,
+            template=template,
         )
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import msgspec
 
-from sentdm_async._core.ids import message_path
+from sentdm_async._core.ids import filled_message_path
 from sentdm_async._http.options import RequestOptions
 from sentdm_async.resources._base import AsyncPager, Resource, decoder, page_params
 from sentdm_async.types.messages import (
@@ -161,7 +161,9 @@ class Messages(Resource):
             InvalidIdError: ``message_id`` is empty or malformed (before any request).
             SentError: Any other API or connection failure (see `sentdm_async.errors`).
         """
-        return await self._call("GET", message_path(message_id, "/activities"), ACTIVITIES, options)
+        return await self._call(
+            "GET", filled_message_path(message_id, "/activities"), ACTIVITIES, options
+        )
 
     async def retrieve_status(self, message_id: str, **options: Unpack[RequestOptions]) -> Message:
         """Fetch a message's current status and details (``GET /v3/messages/{id}``).
@@ -171,7 +173,7 @@ class Messages(Resource):
             InvalidIdError: ``message_id`` is empty or malformed (before any request).
             SentError: Any other API or connection failure.
         """
-        return await self._call("GET", message_path(message_id), _STATUS, options)
+        return await self._call("GET", filled_message_path(message_id), _STATUS, options)
 
     async def send(
         self,
@@ -326,7 +328,7 @@ class Messages(Resource):
         """
         return await self._call(
             "POST",
-            message_path(message_id, "/resend"),
+            filled_message_path(message_id, "/resend"),
             _MESSAGE,
             options,
             idempotency_key=idempotency_key,
@@ -351,7 +353,7 @@ class Messages(Resource):
         """
         return await self._call(
             "POST",
-            message_path(message_id, "/cancel"),
+            filled_message_path(message_id, "/cancel"),
             _MESSAGE,
             options,
             idempotency_key=idempotency_key,

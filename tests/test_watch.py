@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sentdm_async import (
     FAILURE_STATUSES,
     TERMINAL_STATUSES,
     Activity,
-    ActivityLog,
     AsyncSent,
     AuthenticationError,
     NotFoundError,
@@ -30,7 +31,6 @@ from sentdm_async._watch import scheduler
 from sentdm_async._watch.policy import STATUS_FACTORS, first_poll_delay, jittered, next_interval
 from sentdm_async._watch.watched import ActivityInterner
 from sentdm_async.simulator import OutcomeMix, Simulator
-from sentdm_async.types._decode import dec_hook
 
 from .conftest import API_KEY, assert_no_new_requests, settled_requests
 
@@ -360,15 +360,6 @@ async def test_bad_ids(client: AsyncSent) -> None:
         client.messages.watch_many("one-id-as-a-string")
 
 
-def _log(*statuses: str) -> ActivityLog:
-    import msgspec
-
-    activities = [{"status": s, "timestamp": "2026-01-01T00:00:00Z"} for s in reversed(statuses)]
-    return msgspec.convert(
-        {"message_id": "m", "activities": activities}, ActivityLog, dec_hook=dec_hook
-    )
-
-
 def test_cadence_grows_and_resets_by_status() -> None:
     """The interval grows by `multiplier` while nothing changes and restarts on a change."""
     policy = PollPolicy(min_interval=1.0, max_interval=10.0, multiplier=2.0)
@@ -385,6 +376,24 @@ def test_cadence_grows_and_resets_by_status() -> None:
     assert next_interval(policy, 1.0, found="SCHEDULED", scheduled_in=90.0) == 90.0
     assert next_interval(policy, 1.0, found="SCHEDULED", scheduled_in=-5.0) == 1.0
     assert next_interval(policy, 1.0, found="SENT", scheduled_in=90.0) == 3.0
+
+
+@given(
+    min_interval=st.floats(0.01, 10.0),
+    spread=st.floats(1.0, 100.0),
+    multiplier=st.floats(1.0, 4.0),
+    previous=st.floats(0.01, 1000.0),
+)
+def test_quiet_interval_grows_but_stays_bounded(
+    min_interval: float, spread: float, multiplier: float, previous: float
+) -> None:
+    """With nothing new the interval never shrinks and never passes ``max_interval``."""
+    policy = PollPolicy(
+        min_interval=min_interval, max_interval=min_interval * spread, multiplier=multiplier
+    )
+    interval = next_interval(policy, previous)
+    assert interval <= policy.max_interval
+    assert interval >= min(previous, policy.max_interval)
 
 
 @pytest.mark.parametrize(

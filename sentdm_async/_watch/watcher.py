@@ -6,7 +6,7 @@ read-only view of the watch (its settings, polls sent, the pushes' mode and loss
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from sentdm_async._bulk.engine import Handle
 from sentdm_async._watch.policy import DEFAULT_WATCH_CONCURRENCY as DEFAULT_WATCH_CONCURRENCY
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from sentdm_async._http.options import BaseRequestOptions
     from sentdm_async._http.transport import Transport
+    from sentdm_async._watch.push import PushMode
     from sentdm_async.webhooks import WebhookEvent
 
 __all__ = ["DEFAULT_WATCH_CONCURRENCY", "PollPolicy", "WatchSettings", "Watcher", "new_watcher"]
@@ -80,13 +81,14 @@ class Watcher(Handle[WatchEvent]):
         return self._job.polls
 
     @property
-    def pushes(self) -> Literal["none", "flowing", "stopped"]:
-        """What the watcher makes of the pushes it gets.
+    def pushes(self) -> PushMode:
+        """What the watcher makes of the pushes it gets (`sentdm_async._watch.push`).
 
         ``"none"``: none came (nor were they expected): it polls at its cadence.
         ``"flowing"``: polls only fill the gaps of lost deliveries (`PollPolicy.gap_fill`).
-        ``"stopped"``: deliveries stopped while messages should have moved: it polls at its
-        cadence until a push arrives again.
+        ``"stopped"``: deliveries stopped while messages should have moved, or the first
+        push of a watcher that did not expect any just came: it polls at its cadence until
+        pushes arrive again (two of them).
         """
         return self._job.pushes.mode
 

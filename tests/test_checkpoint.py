@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import anyio
+import msgspec
 import pytest
 
 from sentdm_async import (
@@ -18,7 +19,6 @@ from sentdm_async import (
     WatchTimeoutError,
     webhooks,
 )
-from sentdm_async._watch.watcher import _Checkpoint, _SavedMessage
 
 from .conftest import API_KEY
 
@@ -26,6 +26,20 @@ if TYPE_CHECKING:
     from sentdm_async.simulator import Simulator
 
 FAST = PollPolicy(min_interval=0.01, max_interval=0.05, not_found_grace=0.3)
+
+#: A saved message's fields, in the order the checkpoint's msgpack arrays hold them.
+SAVED_FIELDS = ("message_id", "seen", "rank", "stop", "deadline", "last")
+
+
+async def tampered_checkpoint(client: AsyncSent, field: str, value: object) -> bytes:
+    """A real one-message checkpoint with one field of its message replaced, re-encoded."""
+    slow = PollPolicy(min_interval=60.0, max_interval=60.0)
+    async with client.messages.watcher(poll=slow) as watcher:
+        watcher.add("m-1")
+        data = msgspec.msgpack.decode(watcher.checkpoint())
+    [message] = data["messages"]
+    message[SAVED_FIELDS.index(field)] = value
+    return msgspec.msgpack.encode(data)
 
 
 def steps(events: list[WatchEvent]) -> dict[str, list[str]]:
@@ -107,18 +121,11 @@ async def test_bad_checkpoints_are_refused(client: AsyncSent) -> None:
         for garbage in (b"", b"not msgpack", b"\x93\x01\x02\x03"):
             with pytest.raises(SentError, match="checkpoint"):
                 watcher.restore(garbage)
-        import msgspec
-
-        bad = _Checkpoint(
-            messages=[
-                _SavedMessage(message_id="..", seen=0, rank=-1, stop=None, deadline=None, last=None)
-            ],
-            pending=[],
-            finished=True,
-        )
+        bad = await tampered_checkpoint(client, "message_id", "..")
         with pytest.raises(InvalidIdError):
-            watcher.restore(msgspec.msgpack.encode(bad))
+            watcher.restore(bad)
         assert watcher.active == 0
+        assert watcher.restore(await tampered_checkpoint(client, "seen", 0)) == 1  # the control
 
 
 async def test_checkpoint_size_per_message(client: AsyncSent, sim: Simulator) -> None:
@@ -193,21 +200,10 @@ async def test_impossible_checkpoint_entries_are_refused(
     client: AsyncSent, field: str, value: float
 ) -> None:
     """A checkpoint no watcher could write is refused whole, with a SentError naming it."""
-    import msgspec
-
-    fields: dict[str, object] = {
-        "message_id": "m-1",
-        "seen": 0,
-        "rank": -1,
-        "stop": None,
-        "deadline": None,
-        "last": None,
-    }
-    fields[field] = value
-    bad = _Checkpoint(messages=[_SavedMessage(**fields)], pending=[], finished=True)  # type: ignore[arg-type]
+    bad = await tampered_checkpoint(client, field, value)
     async with client.messages.watcher() as watcher:
         with pytest.raises(SentError, match="checkpoint"):
-            watcher.restore(msgspec.msgpack.encode(bad))
+            watcher.restore(bad)
         assert watcher.active == 0
 
 

@@ -27,6 +27,7 @@ from sentdm_async._watch.gapfill import (
     expected_endings,
     next_poll,
 )
+from sentdm_async._watch.policy import STATUS_FACTORS, gap_fill_due
 from sentdm_async.simulator import Simulator
 from sentdm_async.webhooks import MessageEvent, MessageStatusPayload
 
@@ -138,6 +139,31 @@ def test_ceiling_floor_and_no_curve() -> None:
     assert next_poll(since=0, checked=5, curve=curve, loss=1.0, ceiling=60, floor=1) >= 6
     late = curve_of([1000.0] * 20)
     assert next_poll(since=0, checked=0, curve=late, loss=0.0, ceiling=60, floor=1) == 60
+
+
+@pytest.mark.parametrize("status", ["", "QUEUED", "SENT", "DELIVERED"])
+def test_fixed_gap_fill_waits_overdue_after_by_status(status: str) -> None:
+    """The fixed rule polls ``overdue_after`` x the status factor after the last check."""
+    policy = PollPolicy(overdue_after=10.0, gap_fill="fixed")
+    rule = functools.partial(
+        gap_fill_due, policy, status=status, since=0.0, checked=40.0, interval=1.0, now=50.0
+    )
+    due = rule(deadline=math.inf, curve=None, loss=0.5)
+    assert due == 40.0 + 10.0 * STATUS_FACTORS.get(status, 1.0)
+    assert rule(deadline=41.0, curve=None, loss=0.5) == 41.0
+
+
+def test_adaptive_gap_fill_looks_again_before_the_silence_grows_by_half() -> None:
+    """Without a curve the adaptive rule still looks again at half the silence, or the deadline."""
+    policy = PollPolicy(min_interval=1.0, overdue_after=100.0)
+    rule = functools.partial(
+        gap_fill_due, policy, status="SENT", since=0.0, checked=0.0, interval=1.0, loss=0.1
+    )
+    assert rule(now=40.0, deadline=math.inf, curve=None) == 60.0
+    assert rule(now=0.5, deadline=math.inf, curve=None) == 1.5
+    assert rule(now=40.0, deadline=45.0, curve=None) == 45.0
+    curve = curve_of([1.0, 2.0, 3.0, 4.0])  # 3 of 4 endings came within 3 s of silence
+    assert rule(now=10.0, deadline=math.inf, curve=curve) == 3.0
 
 
 def test_loss_share_and_stopped_deliveries() -> None:

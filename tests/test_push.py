@@ -8,25 +8,31 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import UTC, datetime
 
 import anyio
 
-from sentdm_async import Activity, AsyncSent, PollPolicy, WatchEvent
-from sentdm_async._watch.watcher import STATUS_RANK, Watcher
+from sentdm_async import FAILURE_STATUSES, AsyncSent, PollPolicy, Watcher, WatchEvent
 from sentdm_async.simulator import Simulator
+from sentdm_async.webhooks import MessageEvent, MessageStatusPayload
 
 from .conftest import API_KEY, RecordingSleep
 
 FAST = PollPolicy(min_interval=0.01, max_interval=0.05, not_found_grace=0.3)
 
-
-def step(status: str) -> Activity:
-    return Activity(status=status, timestamp=datetime.now(UTC))
+#: Sent's lifecycle order (its status-tracking guide), written out here as the test's own oracle.
+LIFECYCLE = {
+    **{s: n for n, s in enumerate(("QUEUED", "SCHEDULED", "PROCESSED", "ROUTED", "SENT"))},
+    "DELIVERED": 5,
+    "READ": 6,
+    **dict.fromkeys(FAILURE_STATUSES, 7),
+}
 
 
 def push(watcher: Watcher, message_id: str, status: str) -> bool:
-    return watcher._job.push(message_id, step(status))
+    """Hand the watcher a verified message event, as a webhook receiver does."""
+    payload = MessageStatusPayload(message_status=status, message_id=message_id)
+    event = MessageEvent(field="message", event=f"message.{status.lower()}", payload=payload)
+    return watcher.push(event)
 
 
 def assert_once_in_order(events: list[WatchEvent]) -> None:
@@ -36,7 +42,7 @@ def assert_once_in_order(events: list[WatchEvent]) -> None:
         by_id.setdefault(event.message_id, []).append(event)
     for message_events in by_id.values():
         statuses = [e.activity.status for e in message_events if e.activity is not None]
-        ranks = [STATUS_RANK[s] for s in statuses]
+        ranks = [LIFECYCLE[s] for s in statuses]
         assert ranks == sorted(set(ranks)), statuses
         assert [e.done for e in message_events] == [False] * (len(message_events) - 1) + [True]
 
@@ -163,7 +169,7 @@ async def test_terminal_push_during_a_poll_ends_the_watch_once(
     async with client.messages.watcher(poll=FAST, timeout=0.2) as watcher:
         watcher.add(message_id)
         await asyncio.sleep(0.05)
-        assert watcher._job._in_flight == 1
+        assert (watcher.polls, sim.stats.in_flight) == (1, 1)
         assert push(watcher, message_id, "DELIVERED")
         watcher.finish()
         with anyio.fail_after(5):

@@ -7,16 +7,18 @@ import gc
 import time
 import warnings
 from collections import Counter
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sentdm_async import (
     FAILURE_STATUSES,
     TERMINAL_STATUSES,
     Activity,
-    ActivityLog,
     AsyncSent,
     AuthenticationError,
     NotFoundError,
@@ -25,16 +27,15 @@ from sentdm_async import (
     WatchEvent,
     WatchTimeoutError,
 )
-from sentdm_async._watch import watcher as _watch
-from sentdm_async._watch.watcher import STATUS_FACTORS, WatchSettings, _Watched, _WatchJob
+from sentdm_async._watch import scheduler
+from sentdm_async._watch.policy import STATUS_FACTORS, first_poll_delay, jittered, next_interval
+from sentdm_async._watch.watched import ActivityInterner
 from sentdm_async.simulator import OutcomeMix, Simulator
-from sentdm_async.types._decode import dec_hook
 
 from .conftest import API_KEY, assert_no_new_requests, settled_requests
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
-    from datetime import datetime
 
 FAST = PollPolicy(min_interval=0.01, max_interval=0.05, not_found_grace=0.3)
 
@@ -290,14 +291,27 @@ async def test_id_source_error_propagates(client: AsyncSent, sim: Simulator) -> 
             pass
 
 
+def test_first_poll_delay_spreads_over_the_jitter_window() -> None:
+    """The first poll comes within ``jitter x min_interval``, placed by the random draw."""
+    policy = PollPolicy(min_interval=2.0, jitter=0.5)
+    delays = [first_poll_delay(policy, draw) for draw in (0.0, 0.25, 0.5, 0.999)]
+    assert delays == pytest.approx([0.0, 0.25, 0.5, 0.999])
+    assert first_poll_delay(PollPolicy(min_interval=2.0, jitter=0.0), 0.999) == 0.0
+
+
 async def test_first_polls_are_spread(client: AsyncSent, sim: Simulator) -> None:
-    """Messages added together get first polls spread over the jitter window."""
-    watcher = client.messages.watcher(poll=PollPolicy(min_interval=1.0, jitter=0.5))
-    async with watcher:
-        for message_id in sim.create_messages(50):
+    """Messages added together are not polled in lock-step: the first polls trickle in."""
+    spread = PollPolicy(min_interval=60.0, max_interval=60.0, jitter=0.5)  # over 30 s
+    async with client.messages.watcher(poll=spread, concurrency=100) as watcher:
+        for message_id in sim.create_messages(100):
             watcher.add(message_id)
-        dues = sorted(w.due for w in watcher._job._heap)
-    assert dues[-1] - dues[0] > 0.2  # spread over up to 0.5 s, not all at once
+        with anyio.fail_after(30):
+            while True:
+                await asyncio.sleep(0.005)
+                if watcher.polls:
+                    break
+        # In lock-step all 100 would go out together; spread, about one poll per 0.3 s.
+        assert watcher.polls < 50
 
 
 @pytest.mark.parametrize(
@@ -346,49 +360,53 @@ async def test_bad_ids(client: AsyncSent) -> None:
         client.messages.watch_many("one-id-as-a-string")
 
 
-class _NoTransport:
-    budget = None
-    hooks = None  # no listeners
-
-    def lane(self, name: str, weight: int) -> None:
-        return None
-
-
-def _job(**settings: object) -> _WatchJob:
-    return _WatchJob(_NoTransport(), WatchSettings.build(**settings), None, rand=lambda: 0.5)  # type: ignore[arg-type]
-
-
-def _log(*statuses: str) -> ActivityLog:
-    import msgspec
-
-    activities = [{"status": s, "timestamp": "2026-01-01T00:00:00Z"} for s in reversed(statuses)]
-    return msgspec.convert(
-        {"message_id": "m", "activities": activities}, ActivityLog, dec_hook=dec_hook
-    )
-
-
-async def test_cadence_grows_and_resets_by_status() -> None:
+def test_cadence_grows_and_resets_by_status() -> None:
     """The interval grows by `multiplier` while nothing changes and restarts on a change."""
-    policy = PollPolicy(min_interval=1.0, max_interval=10.0, multiplier=2.0, jitter=0.0)
-    watcher = _job(poll=policy)
-    now = [anyio.current_time()]  # the scheduler's clock; a test step takes far under 0.05 s
-    watched = _Watched("m", added=now[0], due=now[0], interval=policy.min_interval)
-    watcher.active = 1
-    watcher._after_log(watched, _log("QUEUED"))
-    assert watched.due - now[0] == pytest.approx(1.0, abs=0.05)
-    watcher._after_log(watched, _log("QUEUED"))  # nothing new
-    assert watched.due - now[0] == pytest.approx(2.0, abs=0.05)
-    watcher._after_log(watched, _log("QUEUED"))
-    watcher._after_log(watched, _log("QUEUED"))
-    watcher._after_log(watched, _log("QUEUED"))
-    assert watched.due - now[0] == pytest.approx(10.0, abs=0.05)  # capped at max_interval
-    watcher._after_log(watched, _log("QUEUED", "PROCESSED", "SENT"))
-    assert watched.due - now[0] == pytest.approx(STATUS_FACTORS["SENT"], abs=0.05)
-    assert [e.activity.status for e in watcher.outbox._items if e.activity] == [
-        "QUEUED",
-        "PROCESSED",
-        "SENT",
-    ]
+    policy = PollPolicy(min_interval=1.0, max_interval=10.0, multiplier=2.0)
+    interval = policy.min_interval
+    grown = []
+    for _ in range(5):  # nothing new, five times
+        interval = next_interval(policy, interval)
+        grown.append(interval)
+    assert grown == [2.0, 4.0, 8.0, 10.0, 10.0]  # capped at max_interval
+    for status, factor in STATUS_FACTORS.items():  # a change restarts it by the status reached
+        assert next_interval(policy, 10.0, found=status) == pytest.approx(factor)
+    assert next_interval(policy, 10.0, found="MYSTERY") == 1.0
+    # SCHEDULED waits for its release, but never less than the status cadence.
+    assert next_interval(policy, 1.0, found="SCHEDULED", scheduled_in=90.0) == 90.0
+    assert next_interval(policy, 1.0, found="SCHEDULED", scheduled_in=-5.0) == 1.0
+    assert next_interval(policy, 1.0, found="SENT", scheduled_in=90.0) == 3.0
+
+
+@given(
+    min_interval=st.floats(0.01, 10.0),
+    spread=st.floats(1.0, 100.0),
+    multiplier=st.floats(1.0, 4.0),
+    previous=st.floats(0.01, 1000.0),
+)
+def test_quiet_interval_grows_but_stays_bounded(
+    min_interval: float, spread: float, multiplier: float, previous: float
+) -> None:
+    """With nothing new the interval never shrinks and never passes ``max_interval``."""
+    policy = PollPolicy(
+        min_interval=min_interval, max_interval=min_interval * spread, multiplier=multiplier
+    )
+    interval = next_interval(policy, previous)
+    assert interval <= policy.max_interval
+    assert interval >= min(previous, policy.max_interval)
+
+
+@pytest.mark.parametrize(
+    ("draw", "expected"),
+    [
+        pytest.param(0.0, 8.0, id="low-end"),
+        pytest.param(0.5, 10.0, id="middle"),
+        pytest.param(1.0, 12.0, id="high-end"),
+    ],
+)
+def test_jitter_spreads_an_interval(draw: float, expected: float) -> None:
+    """An interval is spread by up to ±jitter of itself, by the random draw."""
+    assert jittered(PollPolicy(jitter=0.2), 10.0, draw) == pytest.approx(expected)
 
 
 async def test_scheduled_message_waits_for_its_release() -> None:
@@ -421,7 +439,7 @@ async def test_backpressure_when_nobody_reads(
     client: AsyncSent, sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Unread events stop the polling at a bound; reading resumes it and nothing is lost."""
-    monkeypatch.setattr(_watch, "MAX_BUFFERED_EVENTS", 4)
+    monkeypatch.setattr(scheduler, "MAX_BUFFERED_EVENTS", 4)
     ids = sim.create_messages(10, outcome="blocked")
     events: list[WatchEvent] = []
     async with client.messages.watch_many(ids, poll=FAST, concurrency=1) as watcher:
@@ -443,39 +461,59 @@ async def test_many_malformed_ids_fed_in_chunks(client: AsyncSent, sim: Simulato
     assert sim.stats.requests == 0
 
 
-async def test_shared_strings_in_last_activities(
-    client: AsyncSent, sim: Simulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Kept activities share equal strings; past the intern limit they are kept as decoded."""
-    first, second = sim.create_messages(2, outcome="no_receipt", channel="sms")
-    async with client.messages.watcher(poll=FAST) as watcher:
-        watcher.add(first)
-        watcher.add(second)
-        seen = 0
-        async for _ in watcher:
-            seen += 1
-            if seen == 6:  # QUEUED, PROCESSED, SENT or with ROUTED: enough to have polled both
-                break
-        lasts = [w.last for w in watcher._job._heap if w.last is not None]
-    if len(lasts) == 2 and lasts[0].status == lasts[1].status:
-        assert lasts[0].status is lasts[1].status
-    monkeypatch.setattr(_watch, "_INTERN_LIMIT", 0)
-    core = _job()
-    activity = _log("SENT").chronological()[-1]
-    assert core._compact(activity) is activity
+async def test_shared_strings_in_last_activities(client: AsyncSent, sim: Simulator) -> None:
+    """The activities kept per message share equal strings (seen in their timeout errors)."""
+    ids = sim.create_messages(2, outcome="no_receipt", channel="sms")
+    await asyncio.sleep(max(sim.lifecycle(i)[-1][0] for i in ids))  # both at SENT, for good
+    events = [e async for e in client.messages.watch_many(ids, poll=FAST, timeout=0.5)]
+    first, second = (
+        e.error.last_activity for e in events if isinstance(e.error, WatchTimeoutError)
+    )
+    assert first is not None
+    assert second is not None
+    assert first is not second
+    assert first.status == second.status == "SENT"
+    assert first.status is second.status
+    assert first.description == second.description
+    assert first.description is second.description
 
 
-async def test_programming_error_reaches_the_reader(
-    client: AsyncSent, sim: Simulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _built(status: str, description: str) -> Activity:
+    """An activity whose strings are fresh objects, as each decoded answer's are."""
+    return Activity(
+        status="".join(status),
+        timestamp=datetime.fromisoformat("2026-01-01T00:00:00+00:00"),
+        description="".join(description),
+    )
+
+
+def test_interner_shares_values_up_to_its_limit() -> None:
+    """Equal strings become one object; past the limit an activity is kept as decoded."""
+    one, two = _built("SENT", "Sent to carrier"), _built("SENT", "Sent to carrier")
+    assert one.description is not two.description
+    interner = ActivityInterner()
+    first, second = interner.compact(one), interner.compact(two)
+    assert second == two
+    assert first.status is second.status
+    assert first.description is second.description
+    assert ActivityInterner(limit=0).compact(one) is one
+
+
+async def test_programming_error_reaches_the_reader(sim: Simulator) -> None:
     """An unexpected exception inside a poll is raised to the reader, not swallowed."""
+    import aiohttp
 
-    def broken(self: _WatchJob, watched: _Watched, log: ActivityLog) -> None:
+    async def broken_hook(*_: object) -> None:
         raise ZeroDivisionError("bug")
 
-    monkeypatch.setattr(_WatchJob, "_after_log", broken)
-    with pytest.raises(ZeroDivisionError):
-        await client.messages.wait_until_terminal(sim.create_message(), poll=FAST)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(broken_hook)
+    async with (
+        aiohttp.ClientSession(trace_configs=[trace]) as session,
+        AsyncSent(api_key=API_KEY, base_url=sim.base_url, rate_limit=None, session=session) as sent,
+    ):
+        with anyio.fail_after(10), pytest.raises(ZeroDivisionError):
+            await sent.messages.wait_until_terminal(sim.create_message(), poll=FAST)
 
 
 async def test_add_to_a_closed_watcher(client: AsyncSent) -> None:

@@ -43,7 +43,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import anyio
 
@@ -82,6 +82,10 @@ ORDERED_WINDOW_FACTOR: Final = 4
 
 
 UNORDERED_WINDOW_FACTOR: Final = 2
+
+
+#: What a plain iterator's ``next`` returns once exhausted (the workers' sync fast path).
+_END: Final[Any] = object()
 
 
 class Outbox(Generic[T]):
@@ -126,16 +130,20 @@ class Outbox(Generic[T]):
             self._room = asyncio.Event()
         await self._room.wait()
 
+    def take(self) -> T:
+        """Return the oldest result (there must be one) and wake a producer waiting for room."""
+        self.popped += 1
+        room = self._room
+        if room is not None:
+            self._room = None
+            room.set()
+        return self._items.popleft()
+
     async def get(self) -> T:
         """Return the next result; raise the failure or ``StopAsyncIteration`` at the end."""
         while True:
             if self._items:
-                self.popped += 1
-                room = self._room
-                if room is not None:
-                    self._room = None
-                    room.set()
-                return self._items.popleft()
+                return self.take()
             if self._closed:
                 failure, self._failure = self._failure, None
                 if failure is not None:
@@ -230,10 +238,15 @@ class Job(Generic[T]):
             raise RuntimeError(f"another task is already reading this {self.kind}")
         if self.closed:
             raise StopAsyncIteration
-        self.start()
+        if self._runner is None:
+            self.start()
+        outbox = self.outbox
+        if outbox._items:  # a result is ready (the usual case in a busy job): no wait, no coroutine
+            self.last_read = time.monotonic()
+            return outbox.take()
         self._reading = True
         try:
-            return await self.outbox.get()
+            return await outbox.get()
         finally:
             self._reading = False
             self.last_read = time.monotonic()
@@ -363,15 +376,9 @@ class FanOut(Job[R], Generic[I, R]):
         self._tg.start_soon(self._worker)
 
     async def _next_item(self) -> tuple[bool, I | None]:
+        """The next item of an async source (one reader at a time)."""
         if self._source_done:
             return False, None
-        sync_items = self._sync_items
-        if sync_items is not None:
-            try:
-                return True, next(sync_items)
-            except StopIteration:
-                self._source_done = True
-                return False, None
         async with self._source_lock:
             if self._source_done:
                 return False, None
@@ -381,17 +388,29 @@ class FanOut(Job[R], Generic[I, R]):
                 self._source_done = True
                 return False, None
 
+    def _next_sync(self, items: Iterator[I]) -> tuple[bool, I | None]:
+        """The next item of a plain iterable (no coroutine per item on the hot path)."""
+        item = _END if self._source_done else next(items, _END)
+        if item is _END:
+            self._source_done = True
+            return False, None
+        return True, item
+
     async def _worker(self) -> None:
         # The hot loop of a bulk job: one pass per item.
         outbox = self.outbox
         fetch = self._fetch
+        sync_items = self._sync_items
         while True:
             # Wait for room before taking an item, so items are pulled only as results are read.
             while self._taken - outbox.popped >= self._window:
                 if outbox.closed:
                     return
                 await outbox.wait_popped()
-            more, item = await self._next_item()
+            if sync_items is not None:
+                more, item = self._next_sync(sync_items)
+            else:
+                more, item = await self._next_item()
             if not more:
                 return
             seq = self._taken
@@ -401,13 +420,18 @@ class FanOut(Job[R], Generic[I, R]):
                 self._add_worker()  # no worker is free to take the next item: add one
             result = await fetch(item)  # type: ignore[arg-type]  # `more` says it is an item
             self._busy -= 1
-            if not self._ordered:
+            if self._ordered:
+                self._put_in_order(seq, result)
+            else:
                 outbox.put(result)
-                continue
-            self._pending[seq] = result
-            while self._next_out in self._pending:
-                outbox.put(self._pending.pop(self._next_out))
-                self._next_out += 1
+
+    def _put_in_order(self, seq: int, result: R) -> None:
+        """Hold ``result`` until every earlier one is out, then release what is in order."""
+        pending = self._pending
+        pending[seq] = result
+        while self._next_out in pending:
+            self.outbox.put(pending.pop(self._next_out))
+            self._next_out += 1
 
     async def after_close(self) -> None:
         """Close an async id source (an async generator left suspended mid-iteration)."""

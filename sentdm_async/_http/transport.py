@@ -324,24 +324,35 @@ class Transport:
     ) -> _Call:
         headers = self._headers
         if options or idempotency_key is not None or body is not None:
-            headers = dict(headers)
-            if options:
-                check_request_options(options)
-                headers.update(options.get("extra_headers") or {})
-                if "profile_id" in options:
-                    headers["x-profile-id"] = options["profile_id"]
-                extra_query = options.get("extra_query")
-                if extra_query:
-                    params = {**(params or {}), **extra_query}
-            if idempotency_key is not None:
-                headers["Idempotency-Key"] = idempotency_key
-            if body is not None:
-                headers["Content-Type"] = "application/json"
+            headers, params = self._call_headers(params, body, idempotency_key, options)
         if "?" in path or "#" in path:
             url = URL(self.options.base_url + path, encoded=True)
         else:
             url = self._base.with_path(self._base_path + path, encoded=True)
         return _Call(method, path, url, headers, params, body)
+
+    def _call_headers(
+        self,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        idempotency_key: str | None,
+        options: RequestOptions | BaseRequestOptions | None,
+    ) -> tuple[dict[str, str], Mapping[str, str] | None]:
+        """The headers (and query) of a call that has its own: options, a key or a body."""
+        headers = dict(self._headers)
+        if options:
+            check_request_options(options)
+            headers.update(options.get("extra_headers") or {})
+            if "profile_id" in options:
+                headers["x-profile-id"] = options["profile_id"]
+            extra_query = options.get("extra_query")
+            if extra_query:
+                params = {**(params or {}), **extra_query}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return headers, params
 
     async def _send(
         self,
@@ -351,58 +362,76 @@ class Transport:
         acquired: bool,
     ) -> T:
         gate = self._shared.gate
-        options = self.options
         retries = 0
         while True:
-            if gate is not None and not acquired:
+            # The token: taken synchronously when one is free (the common case), else queued.
+            if gate is not None and not acquired and not gate.try_acquire():
                 await gate.acquire(lane)
             acquired = False
             answer = await self._attempt(call)
-            if isinstance(answer, _Answer):
-                if 200 <= answer.status < 300:
-                    return self._decode(decoder, answer, call)
-                status_error = self._status_error(answer, call)
-                error: APIConnectionError | APIStatusError = status_error
-                decision = _retry.decide(
-                    status=answer.status,
-                    code=status_error.code,
-                    retry_after=status_error.retry_after,
-                    should_retry_header=answer.headers.get("x-should-retry"),
-                    retries_taken=retries,
-                    max_retries=options.max_retries,
-                    max_retry_after=options.max_retry_after,
-                    has_budget=gate is not None,
-                    rand=self._rand,
-                )
-            else:
-                error = answer
-                decision = _retry.decide(
-                    status=None,
-                    retries_taken=retries,
-                    max_retries=options.max_retries,
-                    max_retry_after=options.max_retry_after,
-                    has_budget=gate is not None,
-                    rand=self._rand,
-                )
-            if decision.pause and gate is not None:
-                await gate.budget.pause(decision.pause)
-            if not decision.retry or self._shared.closed:
+            if type(answer) is _Answer and 200 <= answer.status < 300:
+                return self._decode(decoder, answer, call)
+            error = await self._retry_or_fail(answer, call, retries)
+            if error is not None:
                 raise error
             retries += 1
-            logger.info(
-                "%s %s: %s; retry %d in %.2fs",
-                call.method,
-                call.path,
-                error.__class__.__name__,
-                retries,
-                decision.delay or decision.pause,
+
+    async def _retry_or_fail(
+        self, answer: _Answer | APIConnectionError, call: _Call, retries: int
+    ) -> APIConnectionError | APIStatusError | None:
+        """Pause the budget on a 429; return the error to raise, or sleep the backoff: ``None``."""
+        error, decision = self._judge(answer, call, retries)
+        gate = self._shared.gate
+        if decision.pause and gate is not None:
+            await gate.budget.pause(decision.pause)
+        if not decision.retry or self._shared.closed:
+            return error
+        logger.info(
+            "%s %s: %s; retry %d in %.2fs",
+            call.method,
+            call.path,
+            error.__class__.__name__,
+            retries + 1,
+            decision.delay or decision.pause,
+        )
+        if decision.delay:
+            await _retry.sleep(decision.delay)
+        return None
+
+    def _judge(
+        self, answer: _Answer | APIConnectionError, call: _Call, retries: int
+    ) -> tuple[APIConnectionError | APIStatusError, _retry.Decision]:
+        """The error of a failed attempt, and whether (and when) to try again."""
+        options = self.options
+        has_budget = self._shared.gate is not None
+        if isinstance(answer, APIConnectionError):
+            return answer, _retry.decide(
+                status=None,
+                retries_taken=retries,
+                max_retries=options.max_retries,
+                max_retry_after=options.max_retry_after,
+                has_budget=has_budget,
+                rand=self._rand,
             )
-            if decision.delay:
-                await _retry.sleep(decision.delay)
+        error = self._status_error(answer, call)
+        return error, _retry.decide(
+            status=answer.status,
+            code=error.code,
+            retry_after=error.retry_after,
+            should_retry_header=answer.headers.get("x-should-retry"),
+            retries_taken=retries,
+            max_retries=options.max_retries,
+            max_retry_after=options.max_retry_after,
+            has_budget=has_budget,
+            rand=self._rand,
+        )
 
     async def _attempt(self, call: _Call) -> _Answer | APIConnectionError:
         """Send once and read the answer; a failed connection is returned, not raised."""
-        session = self._session()
+        shared = self._shared
+        session = shared.session
+        if session is None or shared.closed or shared.loop is not asyncio.get_running_loop():
+            session = self._session()  # the first call, or one that must fail
         url = call.url
         failure: APIConnectionError
         try:
@@ -532,43 +561,55 @@ class Transport:
     def _decode(
         self, decoder: msgspec.json.Decoder[Envelope[T]] | None, answer: _Answer, call: _Call
     ) -> T:
-        status, headers, raw = answer
         if decoder is None:
             return None  # type: ignore[return-value]  # an endpoint without a body (a delete)
+        raw = answer.body
         try:
             envelope = decoder.decode(raw)
         except (msgspec.DecodeError, RecursionError) as exc:
             # RecursionError: JSON nested deeper than the interpreter's recursion limit.
             what = "empty body" if not raw else f"body is not the documented envelope ({exc})"
             envelope = None
-        if envelope is not None and envelope.data is not None:
-            return envelope.data
-        request_id = headers.get("x-request-id")
-        if envelope is not None:
-            if envelope.meta is not None and envelope.meta.request_id:
-                request_id = envelope.meta.request_id
-            if envelope.success is False and envelope.error is not None:
-                # A 2xx that says it failed: surface the API's error rather than "no data".
-                detail = envelope.error
-                raise status_error_class(status if status >= 400 else 500)(
-                    self._redact(detail.message or "the API reported a failure"),
-                    status_code=status,
-                    code=self._redact_optional(detail.code),
-                    details=error_details(detail.details, self._redact),
-                    doc_url=self._redact_optional(detail.doc_url),
-                    request_id=self._redact_optional(request_id),
-                    method=call.method,
-                    path=call.path,
-                )
-            what = (
-                "204 No Content where data was expected"
-                if status == 204
-                else "success response without data"
+        if envelope is None:  # raised outside the except block: no __context__ to carry
+            raise self._invalid_body(what, answer, call, answer.headers.get("x-request-id"))
+        data = envelope.data
+        if data is not None:
+            return data
+        raise self._no_data(envelope, answer, call)
+
+    def _no_data(self, envelope: Envelope[Any], answer: _Answer, call: _Call) -> SentError:
+        """The error for a 2xx envelope without ``data``: the API's own error, or a bad body."""
+        status = answer.status
+        request_id = answer.headers.get("x-request-id")
+        if envelope.meta is not None and envelope.meta.request_id:
+            request_id = envelope.meta.request_id
+        detail = envelope.error
+        if envelope.success is False and detail is not None:
+            # A 2xx that says it failed: surface the API's error rather than "no data".
+            return status_error_class(status if status >= 400 else 500)(
+                self._redact(detail.message or "the API reported a failure"),
+                status_code=status,
+                code=self._redact_optional(detail.code),
+                details=error_details(detail.details, self._redact),
+                doc_url=self._redact_optional(detail.doc_url),
+                request_id=self._redact_optional(request_id),
+                method=call.method,
+                path=call.path,
             )
-        raise APIResponseValidationError(
+        what = (
+            "204 No Content where data was expected"
+            if status == 204
+            else "success response without data"
+        )
+        return self._invalid_body(what, answer, call, request_id)
+
+    def _invalid_body(
+        self, what: str, answer: _Answer, call: _Call, request_id: str | None
+    ) -> APIResponseValidationError:
+        return APIResponseValidationError(
             self._redact(what),
-            status_code=status,
-            body_excerpt=self._excerpt(raw),
+            status_code=answer.status,
+            body_excerpt=self._excerpt(answer.body),
             request_id=self._redact_optional(request_id),
             method=call.method,
             path=call.path,

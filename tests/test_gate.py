@@ -71,7 +71,17 @@ async def test_lanes_are_served_in_weighted_round_robin() -> None:
             budget.feed()
             await settle()
         tg.cancel_scope.cancel()
-    assert served == ["light", "heavy", "heavy", "light", "heavy", "heavy", "light", "heavy", "heavy"]
+    assert served == [
+        "light",
+        "heavy",
+        "heavy",
+        "light",
+        "heavy",
+        "heavy",
+        "light",
+        "heavy",
+        "heavy",
+    ]
 
 
 async def test_waiting_starts_no_task() -> None:

@@ -3,10 +3,12 @@
 Bulk fetching (`fan_out`, aiometer's ``run_on_each`` shape: a ``fetch`` callable over a lazy
 stream of items), the watcher's scheduler and the command line all run on this:
 
-- A `Job` owns one runner task, and the runner owns an anyio task group in which all of the
-  job's tasks run (workers, a scheduler, polls, a feeder). Cancelling the runner cancels them all
-  and waits for them; a task that fails (the caller's id source, or a bug) cancels its siblings
-  and its exception reaches the reader once the results already buffered have been read.
+- A `Job`'s work runs in one anyio task group (workers, a scheduler, polls, a feeder), inside
+  one cancel scope. ``async with handle`` starts it as a task of a task group that the handle
+  holds for the body; a handle read without ``async with`` starts it in a runner task of its own
+  on the first ``__anext__``. Closing cancels the scope and waits for the work to unwind; a task
+  that fails (the caller's id source, or a bug) cancels its siblings and its exception reaches
+  the reader once the results already buffered have been read.
 - Results go to an `Outbox`: a deque with one reader. Producers wait for the reader when it
   falls behind (backpressure), so memory stays bounded however long the input is.
 - The caller holds a `Handle`, not the job: tasks reference the job, never the handle, so a
@@ -27,12 +29,18 @@ The reading contract, the same for every handle:
 - ``aclose()`` (or leaving ``async with``) cancels the work and waits until it stopped; a closed
   handle's iteration ends at once, results not yet read are dropped.
 
-Why a runner task rather than a task group entered by ``__aenter__``: a handle used without
-``async with`` (plain ``async for``) starts on its first ``__anext__``, and a task group cannot
-be held open across ``__anext__`` calls of the caller's task (its cancel scope would be left on
-the caller's stack). Why a deque and not an anyio memory object stream for the results: a
-``receive`` cancelled just after an item was handed to it loses that item, and the cancelled-read
-contract above must not lose one.
+Why a runner task at all, without ``async with``: a plain ``async for`` starts the work on its
+first ``__anext__``, and a task group cannot be held open across ``__anext__`` calls of the
+caller's task (its cancel scope would be left on the caller's stack), for the reason async
+generators cannot either. With ``async with``, the group is held for the body, where it belongs.
+
+Why a deque and not an anyio memory object stream for the results (checked against anyio 4.16,
+`tests/test_engine.py`): since anyio 4.x ``send_nowait`` skips a receiver whose cancellation is
+already pending, but a cancellation that arrives after the item was handed over and before the
+receiver resumes (an ``asyncio.timeout`` firing in the same loop iteration, a scope cancelled by
+another task) still makes ``receive()`` raise with the item gone from the buffer. The
+cancelled-read contract above must not lose one, so the reader waits on an `anyio.Event` and
+takes from the deque only once it runs.
 """
 
 from __future__ import annotations
@@ -97,8 +105,8 @@ class Outbox(Generic[T]):
         self._items: deque[T] = deque()
         #: How many results the reader has taken; producers measure their lead against it.
         self.popped = 0
-        self._reader: asyncio.Future[None] | None = None
-        self._room: asyncio.Event | None = None  # set when the reader takes a result
+        self._reader: anyio.Event | None = None  # set when a result (or the end) comes
+        self._room: anyio.Event | None = None  # set when the reader takes a result
         self._closed = False
         self._failure: BaseException | None = None
 
@@ -113,8 +121,8 @@ class Outbox(Generic[T]):
         """Add a result and wake the reader."""
         self._items.append(item)
         reader = self._reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
+        if reader is not None:
+            reader.set()
 
     @property
     def closed(self) -> bool:
@@ -127,7 +135,7 @@ class Outbox(Generic[T]):
             await anyio.lowlevel.checkpoint()  # let the cancellation that follows a close land
             return
         if self._room is None:
-            self._room = asyncio.Event()
+            self._room = anyio.Event()
         await self._room.wait()
 
     def take(self) -> T:
@@ -149,9 +157,9 @@ class Outbox(Generic[T]):
                 if failure is not None:
                     raise failure
                 raise StopAsyncIteration
-            waiter = self._reader = asyncio.get_running_loop().create_future()
+            waiter = self._reader = anyio.Event()
             try:
-                await waiter  # a cancellation here takes nothing from the deque
+                await waiter.wait()  # a cancellation here takes nothing from the deque
             finally:
                 self._reader = None
 
@@ -168,8 +176,8 @@ class Outbox(Generic[T]):
     def put_wakeups(self) -> None:
         """Wake the reader and any producer waiting for room."""
         reader = self._reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
+        if reader is not None:
+            reader.set()
         room = self._room
         if room is not None:
             self._room = None
@@ -195,7 +203,10 @@ class Job(Generic[T]):
 
     def __init__(self) -> None:
         self.outbox: Outbox[T] = Outbox()
-        self._runner: asyncio.Task[None] | None = None
+        self._started = False
+        self._runner: asyncio.Task[None] | None = None  # only without ``async with``
+        self._scope: anyio.CancelScope | None = None  # the work's scope, once it runs
+        self._stopped = anyio.Event()  # set when the work has ended and `after_close` ran
         self._reading = False
         self.closed = False
         #: When the caller last read (or started) it (`time.monotonic`).
@@ -206,31 +217,51 @@ class Job(Generic[T]):
         raise NotImplementedError
 
     async def after_close(self) -> None:
-        """Release what the job holds once its tasks are gone (runs in the runner task)."""
+        """Release what the job holds once its tasks are gone (runs where the work ran)."""
 
     @property
     def running(self) -> bool:
         """Whether the work was started and is not finished."""
-        return self._runner is not None and not self._runner.done()
+        return self._started and not self._stopped.is_set()
+
+    def start_in(self, tg: TaskGroup) -> None:
+        """Start the work as a task of ``tg`` (``async with``: the caller's task group)."""
+        if not self._started and not self.closed:
+            self._started = True
+            tg.start_soon(self._run)
+            self.last_read = time.monotonic()
 
     def start(self) -> None:
-        """Start the runner task (idempotent; needs a running event loop)."""
-        if self._runner is None and not self.closed:
+        """Start the work in a runner task of its own (idempotent; needs a running loop).
+
+        Only a handle read without ``async with`` gets here first: an ``async for`` cannot hold
+        a task group open across ``__anext__`` calls, so that task has no group (see the module
+        docstring). ``async with`` starts the work in its own task group instead (`start_in`).
+        """
+        if not self._started and not self.closed:
+            self._started = True
             self._runner = asyncio.get_running_loop().create_task(self._run())
             self.last_read = time.monotonic()
 
     async def _run(self) -> None:
         failure: BaseException | None = None
         try:
-            async with anyio.create_task_group() as tg:
-                await self.work(tg)
-        except asyncio.CancelledError:
-            raise  # closed or abandoned: nobody reads the outcome
+            with anyio.CancelScope() as self._scope:
+                if self.closed:  # closed (or abandoned) before it began
+                    self._scope.cancel()
+                async with anyio.create_task_group() as tg:
+                    await self.work(tg)
+        except anyio.get_cancelled_exc_class():
+            raise  # cancelled from outside (the caller's scope): nobody reads the outcome
         except BaseException as exc:  # the id source, or a bug: the reader's to see
             failure = _leaf(exc)
         finally:
             self.outbox.close(failure)
-            await self.after_close()
+            try:
+                with anyio.CancelScope(shield=True):  # close the id source even when cancelled
+                    await self.after_close()
+            finally:
+                self._stopped.set()
 
     async def next(self) -> T:
         """Return the next result (the reading contract in the module docstring)."""
@@ -257,37 +288,33 @@ class Job(Generic[T]):
             return
         self.closed = True
         self.outbox.close(discard=True)
-        runner = self._runner
-        if runner is None:
+        if not self._started:
             await self.after_close()
             return
-        runner.cancel()
-        # Wait even if we are cancelled meanwhile (an anyio scope cancels every await again):
-        # the runner unwinds within a few loop iterations; then re-raise.
-        interrupted: BaseException | None = None
-        while not runner.done():
-            try:
-                await asyncio.wait([runner])
-            except asyncio.CancelledError as exc:
-                interrupted = exc
-        if interrupted is not None:
-            raise interrupted
+        if self._scope is not None:
+            self._scope.cancel()
+        # Shielded: a cancelled caller still waits for the work to unwind (a few loop
+        # iterations), then its cancellation lands. A native ``task.cancel()`` pierces the
+        # shield and is not swallowed: the work was cancelled already and ends on its own.
+        with anyio.CancelScope(shield=True):
+            await self._stopped.wait()
 
     def abandon(self) -> None:
         """Cancel the work without waiting (synchronous, for ``__del__``)."""
         self.closed = True
         self.outbox.close(discard=True)
-        if self._runner is not None:
-            self._runner.cancel()
+        if self._scope is not None:
+            self._scope.cancel()
 
 
 class Handle(Generic[T]):
     """What the caller iterates: a closable async iterator over a `Job`'s results."""
 
-    __slots__ = ("_job",)
+    __slots__ = ("_job", "_tg")
 
     def __init__(self, job: Job[T]) -> None:
         self._job = job
+        self._tg: TaskGroup | None = None
 
     def __aiter__(self) -> Self:
         return self
@@ -297,7 +324,15 @@ class Handle(Generic[T]):
         return self._job.next()
 
     async def __aenter__(self) -> Self:
-        self._job.start()
+        job = self._job
+        if not job.running and not job.closed:
+            # The work runs in a task group of the caller's task, held for the ``async with``
+            # body. The work never raises into it (failures go to the reader), so the group
+            # never cancels the body.
+            tg = anyio.create_task_group()
+            await tg.__aenter__()
+            self._tg = tg
+            job.start_in(tg)
         return self
 
     async def __aexit__(
@@ -305,8 +340,16 @@ class Handle(Generic[T]):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
-        await self._job.aclose()
+    ) -> bool | None:
+        try:
+            await self._job.aclose()
+        finally:
+            tg, self._tg = self._tg, None
+            if tg is not None:
+                # The work has ended: the group only closes. The body's own exception is not
+                # passed in (anyio would wrap it in an ExceptionGroup); it propagates as is.
+                await tg.__aexit__(None, None, None)
+        return None
 
     async def aclose(self) -> None:
         """Stop the work and wait until it has stopped. Idempotent."""
@@ -361,7 +404,7 @@ class FanOut(Job[R], Generic[I, R]):
         self._busy = 0
         self._taken = 0  # items pulled from the source so far
         self._source_done = False
-        self._source_lock = asyncio.Lock()  # an async source cannot be advanced concurrently
+        self._source_lock = anyio.Lock()  # an async source cannot be advanced concurrently
         self._pending: dict[int, R] = {}  # ordered mode: results waiting for earlier ones
         self._next_out = 0
 

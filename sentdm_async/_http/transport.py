@@ -38,7 +38,7 @@ from sentdm_async.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from multidict import CIMultiDictProxy
 
@@ -233,8 +233,9 @@ class Transport:
         if session is None:
             options = self.options
             connector = aiohttp.TCPConnector(
+                # One origin per client (redirects stay on it), so the total limit is the
+                # per-host one; aiohttp's per-host bookkeeping would cost every request.
                 limit=options.max_connections,
-                limit_per_host=options.max_connections,
                 keepalive_timeout=30.0,
             )
             session = shared.session = aiohttp.ClientSession(
@@ -261,7 +262,7 @@ class Transport:
 
     # -- the call --
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
@@ -273,8 +274,12 @@ class Transport:
         options: RequestOptions | BaseRequestOptions | None = None,
         lane: Lane | None = None,
         budget_acquired: bool = False,
-    ) -> T:
+    ) -> Awaitable[T]:
         """Make one API call with budget, retries and error mapping; return the decoded ``data``.
+
+        Not a coroutine function of its own: it returns the awaitable of the call (`_send`, or
+        `_send_within` for a call with a ``timeout``), one coroutine fewer per request. Use it
+        as ``await transport.request(...)``.
 
         Args:
             method: HTTP method.
@@ -304,13 +309,24 @@ class Transport:
         call = self._prepare(method, path, params, body, idempotency_key, options)
         timeout: float | None = options.get("timeout") if options else None  # type: ignore[assignment]
         if timeout is None:
-            return await self._send(call, decoder, lane, budget_acquired)
-        with anyio.move_on_after(timeout):
-            return await self._send(call, decoder, lane, budget_acquired)
+            return self._send(call, decoder, lane, budget_acquired)
+        return self._send_within(timeout, call, decoder, lane, budget_acquired)
+
+    async def _send_within(
+        self,
+        seconds: float,
+        call: _Call,
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
+        lane: Lane | None,
+        acquired: bool,
+    ) -> T:
+        """`_send` under the call's deadline (a cancel scope only for calls that set one)."""
+        with anyio.move_on_after(seconds):
+            return await self._send(call, decoder, lane, acquired)
         raise APITimeoutError(
-            f"no answer within timeout={timeout:g}s (budget wait and every attempt included)",
-            method=method,
-            path=path,
+            f"no answer within timeout={seconds:g}s (budget wait and every attempt included)",
+            method=call.method,
+            path=call.path,
         )
 
     def _prepare(
@@ -455,6 +471,8 @@ class Transport:
                     if 300 <= resp.status < 400:
                         url = self._redirect_target(call, url, resp.status, headers)
                         continue
+                    if self._whole(headers):
+                        return _Answer(resp.status, headers, await resp.read())
                     return _Answer(resp.status, headers, await self._read(resp, call))
             raise APIResponseValidationError(
                 f"more than {_MAX_REDIRECTS} redirects", status_code=resp.status, method=call.method
@@ -462,11 +480,7 @@ class Transport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = self._connection_error(exc, call)
         except RuntimeError as exc:  # aiohttp: "Session is closed" after aclose()
-            if not self._shared.closed:
-                raise
-            failure = APIConnectionError(
-                f"the client was closed during the call ({exc})", method=call.method, path=call.path
-            )
+            failure = self._closed_error(exc, call)
         # Returned outside the except blocks, so the error has no __context__ to leak headers.
         return failure
 
@@ -475,6 +489,15 @@ class Transport:
         if budget is not None:
             limit, remaining, reset_after = _retry.parse_rate_limit(headers)
             await budget.observe(limit=limit, remaining=remaining, reset_after=reset_after)
+
+    def _whole(self, headers: CIMultiDictProxy[str]) -> bool:
+        """Whether the body may be read whole: not encoded, and a known length within the cap."""
+        length = headers.get("Content-Length")
+        return (
+            length is not None
+            and "Content-Encoding" not in headers
+            and int(length) <= self.options.max_response_bytes
+        )
 
     async def _read(self, resp: aiohttp.ClientResponse, call: _Call) -> bytes:
         """Read the body, counting the bytes after decompression against the cap.
@@ -533,6 +556,14 @@ class Transport:
             request_id=self._redact_optional(headers.get("x-request-id")),
             method=call.method,
             path=call.path,
+        )
+
+    def _closed_error(self, exc: RuntimeError, call: _Call) -> APIConnectionError:
+        """The error for aiohttp's RuntimeError once the client closed mid-call; others re-raise."""
+        if not self._shared.closed:
+            raise exc
+        return APIConnectionError(
+            f"the client was closed during the call ({exc})", method=call.method, path=call.path
         )
 
     def _connection_error(self, exc: BaseException, call: _Call) -> APIConnectionError:

@@ -18,11 +18,13 @@ import asyncio
 import logging
 import random
 import urllib.request
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohttp
 import anyio
 import msgspec
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from sentdm_async._http import retry as _retry
@@ -38,9 +40,7 @@ from sentdm_async.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
-
-    from multidict import CIMultiDictProxy
+    from collections.abc import Awaitable, Callable
 
     from sentdm_async._http.options import BaseRequestOptions, ClientOptions, RequestOptions
     from sentdm_async._http.wire import Envelope
@@ -73,34 +73,26 @@ _REDACTED: Final = "[redacted]"
 _MIN_REDACT: Final = 8
 
 
-class _Answer(NamedTuple):
-    """What one attempt read: status, headers and the whole (decoded, capped) body."""
+class _Answer(msgspec.Struct, gc=False):
+    """What one attempt read: status, headers and the whole (decoded, capped) body.
+
+    Structs (here and `_Call`) are built in C: a Python ``__init__`` per request cost a call.
+    """
 
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
 
 
-class _Call:
+class _Call(msgspec.Struct, gc=False):
     """One call's method, URL, headers and body: built once, sent on every attempt."""
 
-    __slots__ = ("body", "headers", "method", "params", "path", "url")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        url: URL,
-        headers: Mapping[str, str],
-        params: Mapping[str, str] | None,
-        body: bytes | None,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.url = url
-        self.headers = headers
-        self.params = params
-        self.body = body
+    method: str
+    path: str
+    url: URL
+    headers: Mapping[str, str]
+    params: Mapping[str, str] | None
+    body: bytes | None
 
 
 def env_proxy(url: URL) -> URL | None:
@@ -306,7 +298,14 @@ class Transport:
                 an attempt, or the whole call's ``timeout``, ran out).
             SentError: The client is closed, or used from another event loop.
         """
-        call = self._prepare(method, path, params, body, idempotency_key, options)
+        headers = self._headers
+        if options or idempotency_key is not None or body is not None:
+            headers, params = self._call_headers(params, body, idempotency_key, options)
+        if "?" in path or "#" in path:
+            url = URL(self.options.base_url + path, encoded=True)
+        else:
+            url = self._base.with_path(self._base_path + path, encoded=True)
+        call = _Call(method, path, url, headers, params, body)
         timeout: float | None = options.get("timeout") if options else None  # type: ignore[assignment]
         if timeout is None:
             return self._send(call, decoder, lane, budget_acquired)
@@ -328,24 +327,6 @@ class Transport:
             method=call.method,
             path=call.path,
         )
-
-    def _prepare(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        body: bytes | None,
-        idempotency_key: str | None,
-        options: RequestOptions | BaseRequestOptions | None,
-    ) -> _Call:
-        headers = self._headers
-        if options or idempotency_key is not None or body is not None:
-            headers, params = self._call_headers(params, body, idempotency_key, options)
-        if "?" in path or "#" in path:
-            url = URL(self.options.base_url + path, encoded=True)
-        else:
-            url = self._base.with_path(self._base_path + path, encoded=True)
-        return _Call(method, path, url, headers, params, body)
 
     def _call_headers(
         self,
@@ -647,7 +628,7 @@ class Transport:
         )
 
     def _status_error(self, answer: _Answer, call: _Call) -> APIStatusError:
-        status, headers, raw = answer
+        status, headers, raw = answer.status, answer.headers, answer.body
         code = message = doc_url = request_id = None
         details: Any = None
         try:

@@ -180,7 +180,9 @@ class TokenBucket:
         tokens = self._tokens
         elapsed = now - self._updated  # `_refill`, inlined: this runs once per request
         if elapsed > 0:
-            tokens = min(float(self._burst), tokens + elapsed * self._rate)
+            tokens += elapsed * self._rate
+            if tokens > self._burst:
+                tokens = float(self._burst)
             self._updated = now
         if tokens >= 1.0:
             self._tokens = tokens - 1.0

@@ -314,6 +314,21 @@ async def create_messages(base_url: str, count: int) -> list[str]:
 
 def spawn(args: argparse.Namespace, base_url: str, ids_file: str, kind: str, n: int) -> Any:
     """Run one client in a fresh interpreter and return its measurements."""
+    return finish(start(args, base_url, ids_file, kind, n), kind, n)
+
+
+def spawn_together(
+    args: argparse.Namespace, base_url: str, ids_file: str, kinds: list[str]
+) -> list[Any]:
+    """Run the clients ``kinds`` at the same time, each in its own interpreter (``--together``)."""
+    procs = [start(args, base_url, ids_file, kind, args.n) for kind in kinds]
+    return [finish(proc, kind, args.n) for proc, kind in zip(procs, kinds, strict=True)]
+
+
+def start(
+    args: argparse.Namespace, base_url: str, ids_file: str, kind: str, n: int
+) -> subprocess.Popen[str]:
+    """Start one client's interpreter."""
     command = [
         sys.executable,
         __file__,
@@ -332,11 +347,18 @@ def spawn(args: argparse.Namespace, base_url: str, ids_file: str, kind: str, n: 
     ]
     if args.uvloop:
         command.append("--uvloop")
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise RuntimeError(f"client {kind} failed with exit status {done.returncode}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish(proc: subprocess.Popen[str], kind: str, n: int) -> Any:
+    """Wait for one client's interpreter and return its measurements."""
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        sys.stderr.write(stderr)
+        raise RuntimeError(f"client {kind} failed with exit status {proc.returncode}")
+    result = json.loads(stdout.strip().splitlines()[-1])
     if result["ok"] != n or result["failed"]:
         raise RuntimeError(
             f"client {kind}: {result['ok']} of {n} fetched, {result['failed']} failed"
@@ -450,6 +472,12 @@ def main(argv: list[str] | None = None) -> int:
         help="ids streamed by the memory run's big job (vs --n); 0 skips the memory run (200000)",
     )
     parser.add_argument("--uvloop", action="store_true", help="run the clients on uvloop")
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="run a and b of each round at the same time (only with --clients ab): both see "
+        "the same machine state, for the paired CPU ratio on a shared, noisy machine",
+    )
     # Internal: run one client in this (child) process.
     parser.add_argument("--child", choices=sorted(CLIENTS), help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -460,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     kinds = [kind for kind in CLIENTS if kind in args.clients or kind == FLOOR]  # ratios need b
+    if args.together and kinds != ["a", FLOOR]:
+        parser.error("--together runs clients a and b only: pass --clients ab")
     if {"c", "d"} & set(kinds) and importlib.util.find_spec("sent_dm") is None:
         sys.stderr.write("sentdm (the official SDK) is not installed: skipping c and d\n")
         sys.stderr.write("  install it with: pip install -e '.[dev,cli,bench]'\n")
@@ -475,6 +505,13 @@ def main(argv: list[str] | None = None) -> int:
             Path(ids_file).write_text("\n".join(ids))
             runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
             for rep in range(args.repeat):
+                if args.together:  # a and b at once: one machine state for the pair, exactly
+                    for kind, sample in zip(
+                        kinds, spawn_together(args, sim.base_url, ids_file, kinds), strict=True
+                    ):
+                        runs[kind].append(sample)
+                    sys.stderr.write(f"  round {rep + 1}/{args.repeat} done\n")
+                    continue
                 # Rotate the order every round, so drift on a shared machine hits every client.
                 for kind in kinds[rep % len(kinds) :] + kinds[: rep % len(kinds)]:
                     n = args.sdk_n if kind in ("c", "d") else args.n

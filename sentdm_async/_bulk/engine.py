@@ -4,11 +4,10 @@ Bulk fetching (`fan_out`, aiometer's ``run_on_each`` shape: a ``fetch`` callable
 stream of items), the watcher's scheduler and the command line all run on this:
 
 - A `Job`'s work runs in one anyio task group (workers, a scheduler, polls, a feeder), inside
-  one cancel scope. ``async with handle`` starts it as a task of a task group that the handle
-  holds for the body; a handle read without ``async with`` starts it in a runner task of its own
-  on the first ``__anext__``. Closing cancels the scope and waits for the work to unwind; a task
-  that fails (the caller's id source, or a bug) cancels its siblings and its exception reaches
-  the reader once the results already buffered have been read.
+  one cancel scope, in a runner task started by ``async with`` or the first ``__anext__``.
+  Closing cancels the scope and waits (shielded) for the work to unwind; a task that fails (the
+  caller's id source, or a bug) cancels its siblings and its exception reaches the reader once
+  the results already buffered have been read.
 - Results go to an `Outbox`: a deque with one reader. Producers wait for the reader when it
   falls behind (backpressure), so memory stays bounded however long the input is.
 - The caller holds a `Handle`, not the job: tasks reference the job, never the handle, so a
@@ -29,10 +28,13 @@ The reading contract, the same for every handle:
 - ``aclose()`` (or leaving ``async with``) cancels the work and waits until it stopped; a closed
   handle's iteration ends at once, results not yet read are dropped.
 
-Why a runner task at all, without ``async with``: a plain ``async for`` starts the work on its
-first ``__anext__``, and a task group cannot be held open across ``__anext__`` calls of the
-caller's task (its cancel scope would be left on the caller's stack), for the reason async
-generators cannot either. With ``async with``, the group is held for the body, where it belongs.
+Why a runner task rather than a task group of the caller's (the one task the library starts
+outside a task group): a handle is an async iterator, and a task group entered by
+``__aenter__`` (or the first ``__anext__``) would leave its cancel scope on the caller's stack
+between reads. An async generator that yields from inside ``async with stream`` (the library's
+own ``messages.watch`` does) is then closed from another task by asyncio's finaliser, and anyio
+fails with "exit cancel scope in a different task" (`tests/test_engine.py`). The runner's own
+task group holds every task of the work; the runner is the group's host, nothing else.
 
 Why a deque and not an anyio memory object stream for the results (checked against anyio 4.16,
 `tests/test_engine.py`): since anyio 4.x ``send_nowait`` skips a receiver whose cancellation is
@@ -204,7 +206,7 @@ class Job(Generic[T]):
     def __init__(self) -> None:
         self.outbox: Outbox[T] = Outbox()
         self._started = False
-        self._runner: asyncio.Task[None] | None = None  # only without ``async with``
+        self._runner: asyncio.Task[None] | None = None
         self._scope: anyio.CancelScope | None = None  # the work's scope, once it runs
         self._stopped = anyio.Event()  # set when the work has ended and `after_close` ran
         self._reading = False
@@ -224,19 +226,11 @@ class Job(Generic[T]):
         """Whether the work was started and is not finished."""
         return self._started and not self._stopped.is_set()
 
-    def start_in(self, tg: TaskGroup) -> None:
-        """Start the work as a task of ``tg`` (``async with``: the caller's task group)."""
-        if not self._started and not self.closed:
-            self._started = True
-            tg.start_soon(self._run)
-            self.last_read = time.monotonic()
-
     def start(self) -> None:
-        """Start the work in a runner task of its own (idempotent; needs a running loop).
+        """Start the runner task (idempotent; needs a running event loop).
 
-        Only a handle read without ``async with`` gets here first: an ``async for`` cannot hold
-        a task group open across ``__anext__`` calls, so that task has no group (see the module
-        docstring). ``async with`` starts the work in its own task group instead (`start_in`).
+        The runner owns the work's task group; see the module docstring for why the work does
+        not run in a task group of the caller's.
         """
         if not self._started and not self.closed:
             self._started = True
@@ -310,11 +304,10 @@ class Job(Generic[T]):
 class Handle(Generic[T]):
     """What the caller iterates: a closable async iterator over a `Job`'s results."""
 
-    __slots__ = ("_job", "_tg")
+    __slots__ = ("_job",)
 
     def __init__(self, job: Job[T]) -> None:
         self._job = job
-        self._tg: TaskGroup | None = None
 
     def __aiter__(self) -> Self:
         return self
@@ -324,15 +317,7 @@ class Handle(Generic[T]):
         return self._job.next()
 
     async def __aenter__(self) -> Self:
-        job = self._job
-        if not job.running and not job.closed:
-            # The work runs in a task group of the caller's task, held for the ``async with``
-            # body. The work never raises into it (failures go to the reader), so the group
-            # never cancels the body.
-            tg = anyio.create_task_group()
-            await tg.__aenter__()
-            self._tg = tg
-            job.start_in(tg)
+        self._job.start()
         return self
 
     async def __aexit__(
@@ -340,16 +325,8 @@ class Handle(Generic[T]):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool | None:
-        try:
-            await self._job.aclose()
-        finally:
-            tg, self._tg = self._tg, None
-            if tg is not None:
-                # The work has ended: the group only closes. The body's own exception is not
-                # passed in (anyio would wrap it in an ExceptionGroup); it propagates as is.
-                await tg.__aexit__(None, None, None)
-        return None
+    ) -> None:
+        await self._job.aclose()
 
     async def aclose(self) -> None:
         """Stop the work and wait until it has stopped. Idempotent."""

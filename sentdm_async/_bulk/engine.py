@@ -3,10 +3,11 @@
 Bulk fetching (`fan_out`, aiometer's ``run_on_each`` shape: a ``fetch`` callable over a lazy
 stream of items), the watcher's scheduler and the command line all run on this:
 
-- A `Job` owns one runner task, and the runner owns an anyio task group in which all of the
-  job's tasks run (workers, a scheduler, polls, a feeder). Cancelling the runner cancels them all
-  and waits for them; a task that fails (the caller's id source, or a bug) cancels its siblings
-  and its exception reaches the reader once the results already buffered have been read.
+- A `Job`'s work runs in one anyio task group (workers, a scheduler, polls, a feeder), inside
+  one cancel scope, in a runner task started by ``async with`` or the first ``__anext__``.
+  Closing cancels the scope and waits (shielded) for the work to unwind; a task that fails (the
+  caller's id source, or a bug) cancels its siblings and its exception reaches the reader once
+  the results already buffered have been read.
 - Results go to an `Outbox`: a deque with one reader. Producers wait for the reader when it
   falls behind (backpressure), so memory stays bounded however long the input is.
 - The caller holds a `Handle`, not the job: tasks reference the job, never the handle, so a
@@ -27,12 +28,21 @@ The reading contract, the same for every handle:
 - ``aclose()`` (or leaving ``async with``) cancels the work and waits until it stopped; a closed
   handle's iteration ends at once, results not yet read are dropped.
 
-Why a runner task rather than a task group entered by ``__aenter__``: a handle used without
-``async with`` (plain ``async for``) starts on its first ``__anext__``, and a task group cannot
-be held open across ``__anext__`` calls of the caller's task (its cancel scope would be left on
-the caller's stack). Why a deque and not an anyio memory object stream for the results: a
-``receive`` cancelled just after an item was handed to it loses that item, and the cancelled-read
-contract above must not lose one.
+Why a runner task rather than a task group of the caller's (the one task the library starts
+outside a task group): a handle is an async iterator, and a task group entered by
+``__aenter__`` (or the first ``__anext__``) would leave its cancel scope on the caller's stack
+between reads. An async generator that yields from inside ``async with stream`` (the library's
+own ``messages.watch`` does) is then closed from another task by asyncio's finaliser, and anyio
+fails with "exit cancel scope in a different task" (`tests/test_engine.py`). The runner's own
+task group holds every task of the work; the runner is the group's host, nothing else.
+
+Why a deque and not an anyio memory object stream for the results (checked against anyio 4.16,
+`tests/test_engine.py`): since anyio 4.x ``send_nowait`` skips a receiver whose cancellation is
+already pending, but a cancellation that arrives after the item was handed over and before the
+receiver resumes (an ``asyncio.timeout`` firing in the same loop iteration, a scope cancelled by
+another task) still makes ``receive()`` raise with the item gone from the buffer. The
+cancelled-read contract above must not lose one, so the reader waits on an `anyio.Event` and
+takes from the deque only once it runs.
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Self, TypeVar
 
 import anyio
 
@@ -84,6 +94,10 @@ ORDERED_WINDOW_FACTOR: Final = 4
 UNORDERED_WINDOW_FACTOR: Final = 2
 
 
+#: What a plain iterator's ``next`` returns once exhausted (the workers' sync fast path).
+_END: Final[Any] = object()
+
+
 class Outbox(Generic[T]):
     """Results waiting for their one reader (see the module docstring)."""
 
@@ -93,8 +107,8 @@ class Outbox(Generic[T]):
         self._items: deque[T] = deque()
         #: How many results the reader has taken; producers measure their lead against it.
         self.popped = 0
-        self._reader: asyncio.Future[None] | None = None
-        self._room: asyncio.Event | None = None  # set when the reader takes a result
+        self._reader: anyio.Event | None = None  # set when a result (or the end) comes
+        self._room: anyio.Event | None = None  # set when the reader takes a result
         self._closed = False
         self._failure: BaseException | None = None
 
@@ -109,8 +123,8 @@ class Outbox(Generic[T]):
         """Add a result and wake the reader."""
         self._items.append(item)
         reader = self._reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
+        if reader is not None:
+            reader.set()
 
     @property
     def closed(self) -> bool:
@@ -123,27 +137,31 @@ class Outbox(Generic[T]):
             await anyio.lowlevel.checkpoint()  # let the cancellation that follows a close land
             return
         if self._room is None:
-            self._room = asyncio.Event()
+            self._room = anyio.Event()
         await self._room.wait()
+
+    def take(self) -> T:
+        """Return the oldest result (there must be one) and wake a producer waiting for room."""
+        self.popped += 1
+        room = self._room
+        if room is not None:
+            self._room = None
+            room.set()
+        return self._items.popleft()
 
     async def get(self) -> T:
         """Return the next result; raise the failure or ``StopAsyncIteration`` at the end."""
         while True:
             if self._items:
-                self.popped += 1
-                room = self._room
-                if room is not None:
-                    self._room = None
-                    room.set()
-                return self._items.popleft()
+                return self.take()
             if self._closed:
                 failure, self._failure = self._failure, None
                 if failure is not None:
                     raise failure
                 raise StopAsyncIteration
-            waiter = self._reader = asyncio.get_running_loop().create_future()
+            waiter = self._reader = anyio.Event()
             try:
-                await waiter  # a cancellation here takes nothing from the deque
+                await waiter.wait()  # a cancellation here takes nothing from the deque
             finally:
                 self._reader = None
 
@@ -160,8 +178,8 @@ class Outbox(Generic[T]):
     def put_wakeups(self) -> None:
         """Wake the reader and any producer waiting for room."""
         reader = self._reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
+        if reader is not None:
+            reader.set()
         room = self._room
         if room is not None:
             self._room = None
@@ -187,7 +205,10 @@ class Job(Generic[T]):
 
     def __init__(self) -> None:
         self.outbox: Outbox[T] = Outbox()
+        self._started = False
         self._runner: asyncio.Task[None] | None = None
+        self._scope: anyio.CancelScope | None = None  # the work's scope, once it runs
+        self._stopped = anyio.Event()  # set when the work has ended and `after_close` ran
         self._reading = False
         self.closed = False
         #: When the caller last read (or started) it (`time.monotonic`).
@@ -198,31 +219,43 @@ class Job(Generic[T]):
         raise NotImplementedError
 
     async def after_close(self) -> None:
-        """Release what the job holds once its tasks are gone (runs in the runner task)."""
+        """Release what the job holds once its tasks are gone (runs where the work ran)."""
 
     @property
     def running(self) -> bool:
         """Whether the work was started and is not finished."""
-        return self._runner is not None and not self._runner.done()
+        return self._started and not self._stopped.is_set()
 
     def start(self) -> None:
-        """Start the runner task (idempotent; needs a running event loop)."""
-        if self._runner is None and not self.closed:
+        """Start the runner task (idempotent; needs a running event loop).
+
+        The runner owns the work's task group; see the module docstring for why the work does
+        not run in a task group of the caller's.
+        """
+        if not self._started and not self.closed:
+            self._started = True
             self._runner = asyncio.get_running_loop().create_task(self._run())
             self.last_read = time.monotonic()
 
     async def _run(self) -> None:
         failure: BaseException | None = None
         try:
-            async with anyio.create_task_group() as tg:
-                await self.work(tg)
-        except asyncio.CancelledError:
-            raise  # closed or abandoned: nobody reads the outcome
+            with anyio.CancelScope() as self._scope:
+                if self.closed:  # closed (or abandoned) before it began
+                    self._scope.cancel()
+                async with anyio.create_task_group() as tg:
+                    await self.work(tg)
+        except anyio.get_cancelled_exc_class():
+            raise  # cancelled from outside (the caller's scope): nobody reads the outcome
         except BaseException as exc:  # the id source, or a bug: the reader's to see
             failure = _leaf(exc)
         finally:
             self.outbox.close(failure)
-            await self.after_close()
+            try:
+                with anyio.CancelScope(shield=True):  # close the id source even when cancelled
+                    await self.after_close()
+            finally:
+                self._stopped.set()
 
     async def next(self) -> T:
         """Return the next result (the reading contract in the module docstring)."""
@@ -230,10 +263,15 @@ class Job(Generic[T]):
             raise RuntimeError(f"another task is already reading this {self.kind}")
         if self.closed:
             raise StopAsyncIteration
-        self.start()
+        if self._runner is None:
+            self.start()
+        outbox = self.outbox
+        if outbox._items:  # a result is ready (the usual case in a busy job): no wait, no coroutine
+            self.last_read = time.monotonic()
+            return outbox.take()
         self._reading = True
         try:
-            return await self.outbox.get()
+            return await outbox.get()
         finally:
             self._reading = False
             self.last_read = time.monotonic()
@@ -244,28 +282,23 @@ class Job(Generic[T]):
             return
         self.closed = True
         self.outbox.close(discard=True)
-        runner = self._runner
-        if runner is None:
+        if not self._started:
             await self.after_close()
             return
-        runner.cancel()
-        # Wait even if we are cancelled meanwhile (an anyio scope cancels every await again):
-        # the runner unwinds within a few loop iterations; then re-raise.
-        interrupted: BaseException | None = None
-        while not runner.done():
-            try:
-                await asyncio.wait([runner])
-            except asyncio.CancelledError as exc:
-                interrupted = exc
-        if interrupted is not None:
-            raise interrupted
+        if self._scope is not None:
+            self._scope.cancel()
+        # Shielded: a cancelled caller still waits for the work to unwind (a few loop
+        # iterations), then its cancellation lands. A native ``task.cancel()`` pierces the
+        # shield and is not swallowed: the work was cancelled already and ends on its own.
+        with anyio.CancelScope(shield=True):
+            await self._stopped.wait()
 
     def abandon(self) -> None:
         """Cancel the work without waiting (synchronous, for ``__del__``)."""
         self.closed = True
         self.outbox.close(discard=True)
-        if self._runner is not None:
-            self._runner.cancel()
+        if self._scope is not None:
+            self._scope.cancel()
 
 
 class Handle(Generic[T]):
@@ -348,7 +381,7 @@ class FanOut(Job[R], Generic[I, R]):
         self._busy = 0
         self._taken = 0  # items pulled from the source so far
         self._source_done = False
-        self._source_lock = asyncio.Lock()  # an async source cannot be advanced concurrently
+        self._source_lock = anyio.Lock()  # an async source cannot be advanced concurrently
         self._pending: dict[int, R] = {}  # ordered mode: results waiting for earlier ones
         self._next_out = 0
 
@@ -363,15 +396,9 @@ class FanOut(Job[R], Generic[I, R]):
         self._tg.start_soon(self._worker)
 
     async def _next_item(self) -> tuple[bool, I | None]:
+        """The next item of an async source (one reader at a time)."""
         if self._source_done:
             return False, None
-        sync_items = self._sync_items
-        if sync_items is not None:
-            try:
-                return True, next(sync_items)
-            except StopIteration:
-                self._source_done = True
-                return False, None
         async with self._source_lock:
             if self._source_done:
                 return False, None
@@ -381,17 +408,29 @@ class FanOut(Job[R], Generic[I, R]):
                 self._source_done = True
                 return False, None
 
+    def _next_sync(self, items: Iterator[I]) -> tuple[bool, I | None]:
+        """The next item of a plain iterable (no coroutine per item on the hot path)."""
+        item = _END if self._source_done else next(items, _END)
+        if item is _END:
+            self._source_done = True
+            return False, None
+        return True, item
+
     async def _worker(self) -> None:
         # The hot loop of a bulk job: one pass per item.
         outbox = self.outbox
         fetch = self._fetch
+        sync_items = self._sync_items
         while True:
             # Wait for room before taking an item, so items are pulled only as results are read.
             while self._taken - outbox.popped >= self._window:
                 if outbox.closed:
                     return
                 await outbox.wait_popped()
-            more, item = await self._next_item()
+            if sync_items is not None:
+                more, item = self._next_sync(sync_items)
+            else:
+                more, item = await self._next_item()
             if not more:
                 return
             seq = self._taken
@@ -401,13 +440,18 @@ class FanOut(Job[R], Generic[I, R]):
                 self._add_worker()  # no worker is free to take the next item: add one
             result = await fetch(item)  # type: ignore[arg-type]  # `more` says it is an item
             self._busy -= 1
-            if not self._ordered:
+            if self._ordered:
+                self._put_in_order(seq, result)
+            else:
                 outbox.put(result)
-                continue
-            self._pending[seq] = result
-            while self._next_out in self._pending:
-                outbox.put(self._pending.pop(self._next_out))
-                self._next_out += 1
+
+    def _put_in_order(self, seq: int, result: R) -> None:
+        """Hold ``result`` until every earlier one is out, then release what is in order."""
+        pending = self._pending
+        pending[seq] = result
+        while self._next_out in pending:
+            self.outbox.put(pending.pop(self._next_out))
+            self._next_out += 1
 
     async def after_close(self) -> None:
         """Close an async id source (an async generator left suspended mid-iteration)."""

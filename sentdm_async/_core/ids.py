@@ -69,6 +69,8 @@ def segment(value: object, name: str = "id") -> str:
 
 def message_path(message_id: object, suffix: str = "") -> str:
     """Return ``/v3/messages/{id}{suffix}`` for a checked, quoted message id."""
+    if type(message_id) is str and _PLAIN.fullmatch(message_id):  # `segment`, inlined: hot path
+        return f"/v3/messages/{message_id}{suffix}"
     return f"/v3/messages/{segment(message_id, 'message_id')}{suffix}"
 
 

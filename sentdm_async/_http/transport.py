@@ -19,11 +19,13 @@ import logging
 import random
 import time
 import urllib.request
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohttp
 import anyio
 import msgspec
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from sentdm_async._http import retry as _retry
@@ -41,9 +43,7 @@ from sentdm_async.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-
-    from multidict import CIMultiDictProxy
+    from collections.abc import Awaitable, Callable
 
     from sentdm_async._http.options import BaseRequestOptions, ClientOptions, RequestOptions
     from sentdm_async._http.wire import Envelope
@@ -76,8 +76,11 @@ _REDACTED: Final = "[redacted]"
 _MIN_REDACT: Final = 8
 
 
-class _Answer(NamedTuple):
-    """What one attempt read: status, headers and the whole (decoded, capped) body."""
+class _Answer(msgspec.Struct, gc=False):
+    """What one attempt read: status, headers and the whole (decoded, capped) body.
+
+    Structs (here and `_Call`) are built in C: a Python ``__init__`` per request cost a call.
+    """
 
     status: int
     headers: CIMultiDictProxy[str]
@@ -88,28 +91,19 @@ class _Answer(NamedTuple):
 _THROTTLE_MIN: Final = 0.001
 
 
-class _Call:
-    """One call's method, URL, headers and body: built once, sent on every attempt."""
+class _Call(msgspec.Struct, gc=False):
+    """One call's method, URL, headers and body: built once, sent on every attempt.
 
-    __slots__ = ("body", "headers", "method", "params", "path", "template", "url")
+    ``template`` is the path with ``{name}`` fields for its ids: what listeners and logs see.
+    """
 
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        template: str,
-        url: URL,
-        headers: Mapping[str, str],
-        params: Mapping[str, str] | None,
-        body: bytes | None,
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.template = template
-        self.url = url
-        self.headers = headers
-        self.params = params
-        self.body = body
+    method: str
+    path: str
+    template: str
+    url: URL
+    headers: Mapping[str, str]
+    params: Mapping[str, str] | None
+    body: bytes | None
 
 
 def env_proxy(url: URL) -> URL | None:
@@ -269,8 +263,9 @@ class Transport:
         if session is None:
             options = self.options
             connector = aiohttp.TCPConnector(
+                # One origin per client (redirects stay on it), so the total limit is the
+                # per-host one; aiohttp's per-host bookkeeping would cost every request.
                 limit=options.max_connections,
-                limit_per_host=options.max_connections,
                 keepalive_timeout=30.0,
             )
             session = shared.session = aiohttp.ClientSession(
@@ -297,7 +292,7 @@ class Transport:
 
     # -- the call --
 
-    async def request(
+    def request(
         self,
         method: str,
         path: str,
@@ -310,8 +305,12 @@ class Transport:
         lane: Lane | None = None,
         budget_acquired: bool = False,
         template: str | None = None,
-    ) -> T:
+    ) -> Awaitable[T]:
         """Make one API call with budget, retries and error mapping; return the decoded ``data``.
+
+        Not a coroutine function of its own: it returns the awaitable of the call (`_send`, or
+        `_send_within` for a call with a ``timeout``), one coroutine fewer per request. Use it
+        as ``await transport.request(...)``.
 
         Args:
             method: HTTP method.
@@ -341,49 +340,58 @@ class Transport:
                 an attempt, or the whole call's ``timeout``, ran out).
             SentError: The client is closed, or used from another event loop.
         """
-        call = self._prepare(method, path, params, body, idempotency_key, options)
-        if template is not None:
-            call.template = template
-        timeout: float | None = options.get("timeout") if options else None  # type: ignore[assignment]
-        if timeout is None:
-            return await self._send(call, decoder, lane, budget_acquired)
-        with anyio.move_on_after(timeout):
-            return await self._send(call, decoder, lane, budget_acquired)
-        raise APITimeoutError(
-            f"no answer within timeout={timeout:g}s (budget wait and every attempt included)",
-            method=method,
-            path=path,
-        )
-
-    def _prepare(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        body: bytes | None,
-        idempotency_key: str | None,
-        options: RequestOptions | BaseRequestOptions | None,
-    ) -> _Call:
         headers = self._headers
         if options or idempotency_key is not None or body is not None:
-            headers = dict(headers)
-            if options:
-                check_request_options(options)
-                headers.update(options.get("extra_headers") or {})
-                if "profile_id" in options:
-                    headers["x-profile-id"] = options["profile_id"]
-                extra_query = options.get("extra_query")
-                if extra_query:
-                    params = {**(params or {}), **extra_query}
-            if idempotency_key is not None:
-                headers["Idempotency-Key"] = idempotency_key
-            if body is not None:
-                headers["Content-Type"] = "application/json"
+            headers, params = self._call_headers(params, body, idempotency_key, options)
         if "?" in path or "#" in path:
             url = URL(self.options.base_url + path, encoded=True)
         else:
             url = self._base.with_path(self._base_path + path, encoded=True)
-        return _Call(method, path, path, url, headers, params, body)
+        call = _Call(method, path, template or path, url, headers, params, body)
+        timeout: float | None = options.get("timeout") if options else None  # type: ignore[assignment]
+        if timeout is None:
+            return self._send(call, decoder, lane, budget_acquired)
+        return self._send_within(timeout, call, decoder, lane, budget_acquired)
+
+    async def _send_within(
+        self,
+        seconds: float,
+        call: _Call,
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
+        lane: Lane | None,
+        acquired: bool,
+    ) -> T:
+        """`_send` under the call's deadline (a cancel scope only for calls that set one)."""
+        with anyio.move_on_after(seconds):
+            return await self._send(call, decoder, lane, acquired)
+        raise APITimeoutError(
+            f"no answer within timeout={seconds:g}s (budget wait and every attempt included)",
+            method=call.method,
+            path=call.path,
+        )
+
+    def _call_headers(
+        self,
+        params: Mapping[str, str] | None,
+        body: bytes | None,
+        idempotency_key: str | None,
+        options: RequestOptions | BaseRequestOptions | None,
+    ) -> tuple[dict[str, str], Mapping[str, str] | None]:
+        """The headers (and query) of a call that has its own: options, a key or a body."""
+        headers = dict(self._headers)
+        if options:
+            check_request_options(options)
+            headers.update(options.get("extra_headers") or {})
+            if "profile_id" in options:
+                headers["x-profile-id"] = options["profile_id"]
+            extra_query = options.get("extra_query")
+            if extra_query:
+                params = {**(params or {}), **extra_query}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return headers, params
 
     async def _send(
         self,
@@ -392,64 +400,43 @@ class Transport:
         lane: Lane | None,
         acquired: bool,
     ) -> T:
+        gate = self._shared.gate
+        hooks = self.hooks
         retries = 0
         while True:
-            answer = await self._once(call, lane, acquired, retries + 1)
+            if hooks:  # listeners see the budget wait and each attempt
+                answer = await self._hooked_once(call, lane, acquired, retries + 1)
+            else:
+                # The token: taken synchronously when one is free (the common case), else queued.
+                if gate is not None and not acquired and not gate.try_acquire():
+                    await gate.acquire(lane)
+                answer = await self._attempt(call)
             acquired = False
-            if isinstance(answer, _Answer) and 200 <= answer.status < 300:
+            if type(answer) is _Answer and 200 <= answer.status < 300:
                 return self._success(decoder, answer, call, retries)
-            error, decision = self._decide(answer, call, retries)
-            if decision.pause:
-                await self._pause(decision.pause)
-            if not decision.retry or self._shared.closed:
+            error = await self._retry_or_fail(answer, call, retries)
+            if error is not None:
                 raise error
             retries += 1
-            self._before_retry(call, retries, error, decision.delay or decision.pause)
-            if decision.delay:
-                await _retry.sleep(decision.delay)
 
-    async def _once(
-        self, call: _Call, lane: Lane | None, acquired: bool, attempt: int
-    ) -> _Answer | APIConnectionError:
-        """One attempt: a budget token (unless the caller holds one), then `_attempt`.
+    async def _retry_or_fail(
+        self, answer: _Answer | APIConnectionError, call: _Call, retries: int
+    ) -> APIConnectionError | APIStatusError | None:
+        """Pause the budget on a 429; return the error to raise, or sleep the backoff: ``None``."""
+        error, decision = self._judge(answer, call, retries)
+        if decision.pause:
+            await self._pause(decision.pause)
+        if not decision.retry or self._shared.closed:
+            return error
+        self._before_retry(call, retries + 1, error, decision.delay or decision.pause)
+        if decision.delay:
+            await _retry.sleep(decision.delay)
+        return None
 
-        With listeners, the budget wait and the attempt are reported around them; without,
-        nothing is built or timed.
-        """
-        gate = self._shared.gate
-        if self.hooks:
-            if gate is not None and not acquired:
-                await self._timed_acquire(gate, lane, call)
-            return await self._hooked_attempt(call, attempt)
-        if gate is not None and not acquired:
-            await gate.acquire(lane)
-        return await self._attempt(call)
-
-    def _success(
-        self,
-        decoder: msgspec.json.Decoder[Envelope[T]] | None,
-        answer: _Answer,
-        call: _Call,
-        retries: int,
-    ) -> T:
-        """Decode a 2xx, keeping the raw answer for a `with_raw_response` call."""
-        capture = RAW_CAPTURE.get()
-        if capture is not None:
-            capture.record(*answer, self._raw_request(call), retries)
-        return self._decode(decoder, answer, call)
-
-    async def _pause(self, seconds: float) -> None:
-        """Pause every caller of the budget after a 429 (no budget: nothing to pause)."""
-        gate = self._shared.gate
-        if gate is not None:
-            if self.hooks:
-                self.hooks.on_throttle(ThrottleEvent(kind="pause", wait=seconds))
-            await gate.budget.pause(seconds)
-
-    def _decide(
+    def _judge(
         self, answer: _Answer | APIConnectionError, call: _Call, retries: int
     ) -> tuple[APIConnectionError | APIStatusError, _retry.Decision]:
-        """The error a failed attempt stands for, and what `_retry.decide` says to do next."""
+        """The error of a failed attempt, and whether (and when) to try again."""
         options = self.options
         has_budget = self._shared.gate is not None
         if isinstance(answer, APIConnectionError):
@@ -473,6 +460,38 @@ class Transport:
             has_budget=has_budget,
             rand=self._rand,
         )
+
+    async def _hooked_once(
+        self, call: _Call, lane: Lane | None, acquired: bool, attempt: int
+    ) -> _Answer | APIConnectionError:
+        """One attempt with listeners: the budget wait and the attempt are reported."""
+        gate = self._shared.gate
+        if gate is not None and not acquired and not gate.try_acquire():
+            await self._timed_acquire(gate, lane, call)
+        return await self._hooked_attempt(call, attempt)
+
+    def _success(
+        self,
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
+        answer: _Answer,
+        call: _Call,
+        retries: int,
+    ) -> T:
+        """Decode a 2xx, keeping the raw answer for a `with_raw_response` call."""
+        capture = RAW_CAPTURE.get()
+        if capture is not None:
+            capture.record(
+                answer.status, answer.headers, answer.body, self._raw_request(call), retries
+            )
+        return self._decode(decoder, answer, call)
+
+    async def _pause(self, seconds: float) -> None:
+        """Pause every caller of the budget after a 429 (no budget: nothing to pause)."""
+        gate = self._shared.gate
+        if gate is not None:
+            if self.hooks:
+                self.hooks.on_throttle(ThrottleEvent(kind="pause", wait=seconds))
+            await gate.budget.pause(seconds)
 
     def _before_retry(
         self, call: _Call, retries: int, error: APIConnectionError | APIStatusError, wait: float
@@ -558,7 +577,10 @@ class Transport:
 
     async def _attempt(self, call: _Call) -> _Answer | APIConnectionError:
         """Send once and read the answer; a failed connection is returned, not raised."""
-        session = self._session()
+        shared = self._shared
+        session = shared.session
+        if session is None or shared.closed or shared.loop is not asyncio.get_running_loop():
+            session = self._session()  # the first call, or one that must fail
         url = call.url
         failure: APIConnectionError
         try:
@@ -582,6 +604,8 @@ class Transport:
                     if 300 <= resp.status < 400:
                         url = self._redirect_target(call, url, resp.status, headers)
                         continue
+                    if self._whole(headers):
+                        return _Answer(resp.status, headers, await resp.read())
                     return _Answer(resp.status, headers, await self._read(resp, call))
             raise APIResponseValidationError(
                 f"more than {_MAX_REDIRECTS} redirects", status_code=resp.status, method=call.method
@@ -589,11 +613,7 @@ class Transport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = self._connection_error(exc, call)
         except RuntimeError as exc:  # aiohttp: "Session is closed" after aclose()
-            if not self._shared.closed:
-                raise
-            failure = APIConnectionError(
-                f"the client was closed during the call ({exc})", method=call.method, path=call.path
-            )
+            failure = self._closed_error(exc, call)
         # Returned outside the except blocks, so the error has no __context__ to leak headers.
         return failure
 
@@ -602,6 +622,15 @@ class Transport:
         if budget is not None:
             limit, remaining, reset_after = _retry.parse_rate_limit(headers)
             await budget.observe(limit=limit, remaining=remaining, reset_after=reset_after)
+
+    def _whole(self, headers: CIMultiDictProxy[str]) -> bool:
+        """Whether the body may be read whole: not encoded, and a known length within the cap."""
+        length = headers.get("Content-Length")
+        return (
+            length is not None
+            and "Content-Encoding" not in headers
+            and int(length) <= self.options.max_response_bytes
+        )
 
     async def _read(self, resp: aiohttp.ClientResponse, call: _Call) -> bytes:
         """Read the body, counting the bytes after decompression against the cap.
@@ -662,6 +691,14 @@ class Transport:
             path=call.path,
         )
 
+    def _closed_error(self, exc: RuntimeError, call: _Call) -> APIConnectionError:
+        """The error for aiohttp's RuntimeError once the client closed mid-call; others re-raise."""
+        if not self._shared.closed:
+            raise exc
+        return APIConnectionError(
+            f"the client was closed during the call ({exc})", method=call.method, path=call.path
+        )
+
     def _connection_error(self, exc: BaseException, call: _Call) -> APIConnectionError:
         if isinstance(exc, TimeoutError):
             return APITimeoutError(
@@ -688,50 +725,62 @@ class Transport:
     def _decode(
         self, decoder: msgspec.json.Decoder[Envelope[T]] | None, answer: _Answer, call: _Call
     ) -> T:
-        status, headers, raw = answer
         if decoder is None:
             return None  # type: ignore[return-value]  # an endpoint without a body (a delete)
+        raw = answer.body
         try:
             envelope = decoder.decode(raw)
         except (msgspec.DecodeError, RecursionError) as exc:
             # RecursionError: JSON nested deeper than the interpreter's recursion limit.
             what = "empty body" if not raw else f"body is not the documented envelope ({exc})"
             envelope = None
-        if envelope is not None and envelope.data is not None:
-            return envelope.data
-        request_id = headers.get("x-request-id")
-        if envelope is not None:
-            if envelope.meta is not None and envelope.meta.request_id:
-                request_id = envelope.meta.request_id
-            if envelope.success is False and envelope.error is not None:
-                # A 2xx that says it failed: surface the API's error rather than "no data".
-                detail = envelope.error
-                raise status_error_class(status if status >= 400 else 500)(
-                    self._redact(detail.message or "the API reported a failure"),
-                    status_code=status,
-                    code=self._redact_optional(detail.code),
-                    details=error_details(detail.details, self._redact),
-                    doc_url=self._redact_optional(detail.doc_url),
-                    request_id=self._redact_optional(request_id),
-                    method=call.method,
-                    path=call.path,
-                )
-            what = (
-                "204 No Content where data was expected"
-                if status == 204
-                else "success response without data"
+        if envelope is None:  # raised outside the except block: no __context__ to carry
+            raise self._invalid_body(what, answer, call, answer.headers.get("x-request-id"))
+        data = envelope.data
+        if data is not None:
+            return data
+        raise self._no_data(envelope, answer, call)
+
+    def _no_data(self, envelope: Envelope[Any], answer: _Answer, call: _Call) -> SentError:
+        """The error for a 2xx envelope without ``data``: the API's own error, or a bad body."""
+        status = answer.status
+        request_id = answer.headers.get("x-request-id")
+        if envelope.meta is not None and envelope.meta.request_id:
+            request_id = envelope.meta.request_id
+        detail = envelope.error
+        if envelope.success is False and detail is not None:
+            # A 2xx that says it failed: surface the API's error rather than "no data".
+            return status_error_class(status if status >= 400 else 500)(
+                self._redact(detail.message or "the API reported a failure"),
+                status_code=status,
+                code=self._redact_optional(detail.code),
+                details=error_details(detail.details, self._redact),
+                doc_url=self._redact_optional(detail.doc_url),
+                request_id=self._redact_optional(request_id),
+                method=call.method,
+                path=call.path,
             )
-        raise APIResponseValidationError(
+        what = (
+            "204 No Content where data was expected"
+            if status == 204
+            else "success response without data"
+        )
+        return self._invalid_body(what, answer, call, request_id)
+
+    def _invalid_body(
+        self, what: str, answer: _Answer, call: _Call, request_id: str | None
+    ) -> APIResponseValidationError:
+        return APIResponseValidationError(
             self._redact(what),
-            status_code=status,
-            body_excerpt=self._excerpt(raw),
+            status_code=answer.status,
+            body_excerpt=self._excerpt(answer.body),
             request_id=self._redact_optional(request_id),
             method=call.method,
             path=call.path,
         )
 
     def _status_error(self, answer: _Answer, call: _Call) -> APIStatusError:
-        status, headers, raw = answer
+        status, headers, raw = answer.status, answer.headers, answer.body
         code = message = doc_url = request_id = None
         details: Any = None
         try:

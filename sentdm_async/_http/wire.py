@@ -29,14 +29,19 @@ class ErrorDetail(msgspec.Struct, frozen=True, kw_only=True):
     doc_url: str | None = None
 
 
-class Meta(msgspec.Struct, frozen=True, kw_only=True):
+class Meta(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """The ``meta`` object of an envelope (only what the client uses)."""
 
     request_id: str | None = None
 
 
-class Envelope(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
-    """``{success, data, error, meta}``, every v3 response."""
+class Envelope(msgspec.Struct, Generic[T], frozen=True, kw_only=True, gc=False):
+    """``{success, data, error, meta}``, every v3 response.
+
+    Not tracked by the garbage collector (``gc=False``; nor is `Meta`): an envelope lives only
+    until its ``data`` is taken and cannot be part of a cycle, and untracked structs save every
+    response the collector's bookkeeping.
+    """
 
     success: bool | None = None
     data: T | None = None

@@ -7,7 +7,6 @@ from the same budget before it goes out (through the client's fair gate, `_gate`
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -129,12 +128,14 @@ class TokenBucket:
         self._tokens = float(burst)
         self._updated = clock()
         self._paused_until = -math.inf
-        self._queue = asyncio.Lock()  # FIFO: the head of the queue is the only one sleeping
+        self._queue = anyio.Lock()  # FIFO: the head of the queue is the only one sleeping
+        self._queued = 0  # callers in `acquire` (`try_acquire` never jumps the queue)
         #: How many times a 429 paused this budget (for stats and tests).
         self.pauses = 0
         # Adaptive mode: learned from the first answer (None until then) and the server's bucket
         # size as estimated from the largest Remaining seen.
-        self._learned: asyncio.Event | None = asyncio.Event() if adaptive else None
+        self._learned = anyio.Event()
+        self._probing = adaptive  # auto mode until the probe is answered: no burst yet
         self._probe_out = False
         self._server_burst = 0
 
@@ -171,39 +172,61 @@ class TokenBucket:
 
     def try_acquire(self) -> bool:
         """Take a token if one is free right now, without waiting; return whether it did."""
-        learned = self._learned
-        if (learned is not None and not learned.is_set()) or self._queue.locked():
-            return False  # the probe, and anyone queued, go first
+        if self._queued or self._probing:
+            return False  # anyone queued, and the probe, go first
         now = self._clock()
         if self._paused_until > now:
             return False
-        self._refill(now)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        tokens = self._tokens
+        elapsed = now - self._updated  # `_refill`, inlined: this runs once per request
+        if elapsed > 0:
+            tokens += elapsed * self._rate
+            if tokens > self._burst:
+                tokens = float(self._burst)
+            self._updated = now
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
             return True
+        self._tokens = tokens
         return False
 
     async def acquire(self) -> None:
         """Wait for a token (first come, first served)."""
-        learned = self._learned
-        if learned is not None and not learned.is_set():
-            if self._probe_out:
-                with anyio.move_on_after(PROBE_WAIT):
-                    await learned.wait()
-                learned.set()  # answered, or no answer in time: stop waiting either way
-            else:
-                self._probe_out = True  # this caller's request is the probe
-        async with self._queue:
-            while True:
-                now = self._clock()
-                if self._paused_until > now:
-                    await self._sleep(min(self._paused_until - now, MAX_SLICE))
-                    continue
-                self._refill(now)
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return
-                await self._sleep(min((1.0 - self._tokens) / self._rate, MAX_SLICE))
+        self._queued += 1
+        try:
+            if self._probing:
+                await self._probe()
+            async with self._queue:
+                await self._take()
+        finally:
+            self._queued -= 1
+
+    async def _probe(self) -> None:
+        """Auto mode, before the first answer: send the probe, or wait for its answer."""
+        if not self._probe_out:
+            self._probe_out = True  # this caller's request is the probe
+            return
+        with anyio.move_on_after(PROBE_WAIT):
+            await self._learned.wait()
+        self._answered()  # answered, or no answer in time: stop waiting either way
+
+    def _answered(self) -> None:
+        """The probe was answered (or waited for long enough)."""
+        self._probing = False
+        self._learned.set()
+
+    async def _take(self) -> None:
+        """Sleep until a token is due and take it (the caller is the head of the queue)."""
+        while True:
+            now = self._clock()
+            if self._paused_until > now:
+                await self._sleep(min(self._paused_until - now, MAX_SLICE))
+                continue
+            self._refill(now)
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return
+            await self._sleep(min((1.0 - self._tokens) / self._rate, MAX_SLICE))
 
     async def observe(
         self, *, limit: int | None, remaining: int | None, reset_after: float | None
@@ -218,8 +241,7 @@ class TokenBucket:
         del reset_after
         if not self._adaptive:
             return
-        if self._learned is not None:
-            self._learned.set()
+        self._answered()
         if limit is None and remaining is None:
             return
         self._refill(self._clock())
@@ -240,8 +262,7 @@ class TokenBucket:
         """Hold every caller for ``seconds``; the bucket restarts empty when the pause ends."""
         if not seconds > 0:
             return
-        if self._learned is not None:
-            self._learned.set()  # a 429 answers the probe too: the pause now governs
+        self._answered()  # a 429 answers the probe too: the pause now governs
         now = self._clock()
         until = now + min(seconds, 86_400.0)
         self._refill(now)

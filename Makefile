@@ -25,6 +25,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	@out="$$($(BIN)/radon cc -n C -s sentdm_async)"; \
+	  if [ -n "$$out" ]; then echo "complexity over 10 (radon grade C or worse):"; echo "$$out"; exit 1; fi
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -320,6 +320,16 @@ async def test_contacts_crud_round_trip(client: AsyncSent) -> None:
     assert info.value.code == "RESOURCE_001"
 
 
+async def test_simulator_contacts_are_the_listed_book(client: AsyncSent, sim: Simulator) -> None:
+    """sim.contacts() is what GET /v3/contacts lists: API-created last, deleted ones gone."""
+    created = await client.contacts.create(phone_number="+15557650000")
+    listed = [c.id async for c in client.contacts.list(page_size=100)]
+    assert [c["id"] for c in sim.contacts()] == listed
+    assert sim.contacts()[-1]["phone_number"] == "+15557650000"
+    await client.contacts.delete(created.id)
+    assert [c["id"] for c in sim.contacts()] == listed[:-1]
+
+
 async def test_contacts_validation(client: AsyncSent, sim: Simulator) -> None:
     """Malformed numbers, duplicates, malformed ids and unavailable channels are refused."""
     with pytest.raises(BadRequestError) as info:
@@ -327,7 +337,7 @@ async def test_contacts_validation(client: AsyncSent, sim: Simulator) -> None:
     assert info.value.code == "VALIDATION_002"
     assert info.value.details is not None
     assert "phone_number" in info.value.details
-    existing = sim._book.phones()[0]
+    existing = sim.contacts()[0]["phone_number"]
     with pytest.raises(ConflictError) as conflict:
         await client.contacts.create(phone_number=existing)
     assert conflict.value.code == "RESOURCE_007"
@@ -384,13 +394,13 @@ async def test_messages_cancel_resend_and_list(client: AsyncSent, sim: Simulator
 
 async def test_conversations_round_trip(client: AsyncSent, sim: Simulator) -> None:
     """Every message across conversations, and one contact's thread, most recent first."""
-    phone = sim._book.phones()[0]
+    contact = sim.contacts()[0]
+    phone, contact_id = contact["phone_number"], contact["id"]
     first = sim.create_message(to=phone)
     second = sim.create_message(to=phone)
     other = sim.create_message(to="+15550109999")
     everything = [m.id async for m in client.conversations.list(page_size=2)]
     assert everything == [other, second, first]
-    contact_id = sim._book.by_phone[phone]
     thread = await client.conversations.list_messages_page(contact_id, page_size=10)
     assert [m.id for m in thread.items] == [second, first]
     assert thread.pagination is not None

@@ -123,10 +123,6 @@ async def test_concurrent_waiters_are_spaced_at_the_rate() -> None:
 async def test_pause_while_waiting_requeues() -> None:
     """A caller already waiting for a token also waits for a pause that starts meanwhile."""
     clock = FakeClock()
-    tb = bucket(clock, rate=60.0, burst=1)
-    await tb.acquire()
-
-    real_sleep = clock.sleep
     paused = False
 
     async def sleep_and_pause(seconds: float) -> None:
@@ -134,9 +130,10 @@ async def test_pause_while_waiting_requeues() -> None:
         if not paused:
             paused = True
             await tb.pause(10.0)  # a 429 arrives while we sleep for our token
-        await real_sleep(seconds)
+        await clock.sleep(seconds)
 
-    tb._sleep = sleep_and_pause
+    tb = TokenBucket(60.0, burst=1, clock=clock, sleep=sleep_and_pause)
+    await tb.acquire()
     start = clock.now
     await tb.acquire()
     assert clock.now - start >= 10.0

@@ -1,15 +1,20 @@
-"""Layer 3: the exact outgoing requests (path, query, headers, body), via aioresponses."""
+"""Layer 3: the exact outgoing requests (path, query, headers, body), via aioresponses.
+
+What only the wire shows (the proxy a client goes through, the connection pool a copy shares) is
+checked on `LineRecorder`, a loopback HTTP/1.1 endpoint that records each request line.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import pytest
 
-from sentdm_async import AsyncSent, SentError
+from sentdm_async import APIConnectionError, AsyncSent, SentError
 
 if TYPE_CHECKING:
     from aioresponses import aioresponses
@@ -26,6 +31,51 @@ OK_PAGE = {
     "success": True,
     "data": {"contacts": [], "pagination": {"page": 1, "page_size": 5, "has_more": False}},
 }
+
+
+class LineRecorder:
+    """A loopback HTTP/1.1 origin or forward proxy: records request lines and connections.
+
+    GETs are answered with `OK_LOG` on a kept-alive connection; a ``CONNECT`` (a tunnel for an
+    https URL) is refused with 403.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.connections = 0
+        self.url = ""
+        """``http://127.0.0.1:<port>``, once entered."""
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        body = json.dumps(OK_LOG).encode()
+        ok = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line = head.split(b"\r\n", 1)[0].decode()
+                self.lines.append(line)
+                if line.startswith("CONNECT "):
+                    writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                    break
+                writer.write(ok % len(body) + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed its kept-alive connection
+        finally:
+            writer.close()
 
 
 def _only_call(mock_http: aioresponses) -> tuple[str, URL, dict[str, object]]:
@@ -54,14 +104,13 @@ async def test_activities_request(mock_http: aioresponses) -> None:
 
 async def test_profile_per_call_overrides(mock_http: aioresponses) -> None:
     """profile_id= on a call replaces the client's for that call only."""
-    mock_http.get(f"{BASE}/v3/messages/abc", payload={"success": True, "data": {"id": "abc"}})
+    ok = {"success": True, "data": {"id": "abc"}}
+    mock_http.get(f"{BASE}/v3/messages/abc", payload=ok, repeat=True)
     async with AsyncSent(api_key=KEY, base_url=BASE, profile_id="p-client") as client:
         await client.messages.retrieve_status("abc", profile_id="p-call")
-    _, _, kwargs = _only_call(mock_http)
-    headers = kwargs["headers"]
-    assert isinstance(headers, dict)
-    assert headers["x-profile-id"] == "p-call"
-    assert client._transport._headers["x-profile-id"] == "p-client"
+        await client.messages.retrieve_status("abc")  # the next call is back to the client's
+    ((_, calls),) = mock_http.requests.items()
+    assert [call.kwargs["headers"]["x-profile-id"] for call in calls] == ["p-call", "p-client"]
 
 
 async def test_hostile_id_stays_in_its_segment(mock_http: aioresponses) -> None:
@@ -254,7 +303,6 @@ async def test_with_options_shares_session_and_budget(mock_http: aioresponses) -
         assert (client.timeout, client.max_retries, client.profile_id) != (3.0, 0, None)
         assert other.base_url == client.base_url
         await other.messages.retrieve_activities("abc")
-        assert other._transport._shared is client._transport._shared
         with pytest.raises(ValueError, match="timeout"):
             client.with_options(timeout=-1)
     assert other.closed  # closing the original closes what the copy shares
@@ -287,22 +335,53 @@ async def test_bad_per_call_options_fail_before_any_request(
     assert not mock_http.requests
 
 
-def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """HTTPS_PROXY is used by default, read once; NO_PROXY and trust_env=False turn it off.
+async def test_with_options_shares_the_connection_pool() -> None:
+    """A with_options copy sends on its parent's kept-alive connection: one pool, one session."""
+    async with LineRecorder() as origin:
+        async with AsyncSent(api_key=KEY, base_url=origin.url) as client:
+            other = client.with_options(timeout=3.0)
+            await client.messages.retrieve_activities("abc")
+            await other.messages.retrieve_activities("abc")
+            assert len(origin.lines) == 2
+            assert origin.connections == 1
+        assert other.closed
 
-    An unusable proxy URL is a clear SentError at construction.
-    """
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    assert str(AsyncSent(api_key=KEY, base_url=BASE)._transport._proxy) == (
-        "http://proxy.internal:3128"
-    )
-    assert AsyncSent(api_key=KEY, base_url=BASE, trust_env=False)._transport._proxy is None
-    monkeypatch.setenv("NO_PROXY", "api.example.test")
-    assert AsyncSent(api_key=KEY, base_url=BASE)._transport._proxy is None
-    monkeypatch.delenv("NO_PROXY")
-    monkeypatch.setenv("HTTPS_PROXY", "not a url at all")
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variable from the machine running the tests."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+async def test_proxy_from_the_environment(no_proxy_env: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is used by default, read once; NO_PROXY and trust_env=False turn it off."""
+    async with LineRecorder() as proxy, LineRecorder() as origin:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        proxied = AsyncSent(api_key=KEY, base_url=origin.url)
+        direct = AsyncSent(api_key=KEY, base_url=origin.url, trust_env=False)
+        no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        bypassed = AsyncSent(api_key=KEY, base_url=origin.url)
+        no_proxy_env.delenv("HTTP_PROXY")  # read once: `proxied` keeps the proxy it was made with
+        for client in (proxied, direct, bypassed):
+            async with client:
+                await client.messages.retrieve_activities("abc")
+    path = "/v3/messages/abc/activities"
+    assert proxy.lines == [f"GET {origin.url}{path} HTTP/1.1"]  # absolute form: a proxy request
+    assert origin.lines == [f"GET {path} HTTP/1.1"] * 2
+
+
+async def test_https_proxy_from_the_environment(no_proxy_env: pytest.MonkeyPatch) -> None:
+    """An https API goes through HTTPS_PROXY by CONNECT; an unusable proxy URL is a SentError."""
+    async with LineRecorder() as proxy:
+        no_proxy_env.setenv("HTTPS_PROXY", proxy.url)
+        async with AsyncSent(api_key=KEY, base_url=BASE, max_retries=0) as client:
+            with pytest.raises(APIConnectionError):  # the recorder refuses the tunnel
+                await client.messages.retrieve_activities("abc")
+    assert proxy.lines == ["CONNECT api.example.test:443 HTTP/1.1"]
+    no_proxy_env.setenv("HTTPS_PROXY", "not a url at all")
     with pytest.raises(SentError, match="proxy"):
         AsyncSent(api_key=KEY, base_url=BASE)
 

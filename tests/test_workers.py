@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -219,24 +219,34 @@ async def test_a_sigtermed_worker_exits_at_once_and_its_chunks_are_redone(
     assert requests <= 1.1 * len(ids)
 
 
+class SwallowingConnection(aioredis.Connection):
+    """A Redis connection that, once armed, swallows a cancellation during a command.
+
+    What redis-py 8 did with the one cancellation taskiq sends to stop a worker's read.
+    """
+
+    armed = False
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        if self.armed:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.2)  # a command in flight when the cancellation lands
+        return await super().read_response(*args, **kwargs)
+
+
 async def test_a_cancellation_lost_inside_redis_still_stops_the_listener(
     redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The one cancellation taskiq sends to stop reading ends `listen` even if it is swallowed.
 
     redis-py 8 can swallow it inside a command; the loop then polled forever and a SIGTERMed
-    worker never exited. Here the read swallows it the same way.
+    worker never exited. Here the Redis connection swallows it the same way.
     """
-    real_read = ChunkBroker._read
-
-    async def swallowing_read(self: ChunkBroker, connection: aioredis.Redis) -> object:
-        with contextlib.suppress(asyncio.CancelledError):  # what redis-py 8 did with it
-            await asyncio.sleep(0.2)
-        return await real_read(self, connection)
-
-    broker = make_broker(redis_server.url, queue_name="lost-cancel")
+    broker = ChunkBroker(  # redis-py's own hook: the connection class of the broker's pool
+        redis_server.url, queue_name="lost-cancel", connection_class=SwallowingConnection
+    )
     await broker.startup()
-    monkeypatch.setattr(ChunkBroker, "_read", swallowing_read)
+    monkeypatch.setattr(SwallowingConnection, "armed", True)  # unarmed again after the test
     messages = broker.listen()
     try:
         reading = asyncio.ensure_future(anext(messages))

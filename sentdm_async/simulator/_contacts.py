@@ -106,6 +106,10 @@ class ContactBook:
                 return True
         return False
 
+    def records(self) -> list[dict[str, Any]]:
+        """Return every contact's record (fresh copies) in the book's order."""
+        return [msgspec.json.decode(entry.encoded) for entry in self._entries]
+
     def phones(self) -> list[str]:
         """Return the contacts' E.164 numbers in seeding order."""
         return list(self.by_phone)

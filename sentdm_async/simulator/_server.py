@@ -202,6 +202,14 @@ class Simulator:
         """Return ``(method, path pattern)`` of every endpoint served (``/v3/voice/calls/{id}``)."""
         return [*_CORE_ENDPOINTS, *WEBHOOK_ENDPOINTS, *self.resources.endpoints]
 
+    def contacts(self) -> list[dict[str, Any]]:
+        """Return the contact records as ``GET /v3/contacts`` shows them (copies).
+
+        The seeded ones come first, in seeding order (a pure function of ``seed``), then those
+        created through the API; a deleted contact is gone, an updated one shows its update.
+        """
+        return self._book.records()
+
     def clock(self) -> float:
         """Return simulated seconds since the simulator was created."""
         return (time.monotonic() - self._created_real) * self.speed

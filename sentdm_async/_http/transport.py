@@ -4,7 +4,7 @@
     └─ _send     the retry loop: a budget token per attempt, then asks `_retry.decide`
        └─ _attempt   one attempt: send, follow same-origin redirects, read the body (capped
                      after decompression), translate aiohttp's exceptions
-    then _decode (a 2xx's ``data``) or _status_error (the mapped `APIStatusError`)
+    then _success (a 2xx's ``data``) or _status_error (the mapped `APIStatusError`)
 
 This is the only module that touches aiohttp's client and msgspec's decoder on responses, so it is
 the one place where their exceptions become `sentdm_async.errors`. An error never chains an
@@ -474,13 +474,27 @@ class Transport:
         call: _Call,
         retries: int,
     ) -> T:
-        """Decode a 2xx, keeping the raw answer for a `with_raw_response` call."""
+        """Decode a 2xx's ``data``, keeping the raw answer for a `with_raw_response` call."""
         capture = RAW_CAPTURE.get()
         if capture is not None:
             capture.record(
                 answer.status, answer.headers, answer.body, self._raw_request(call), retries
             )
-        return self._decode(decoder, answer, call)
+        if decoder is None:
+            return None  # type: ignore[return-value]  # an endpoint without a body (a delete)
+        raw = answer.body
+        try:
+            envelope = decoder.decode(raw)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
+            what = "empty body" if not raw else f"body is not the documented envelope ({exc})"
+            envelope = None
+        if envelope is None:  # raised outside the except block: no __context__ to carry
+            raise self._invalid_body(what, answer, call, answer.headers.get("x-request-id"))
+        data = envelope.data
+        if data is not None:
+            return data
+        raise self._no_data(envelope, answer, call)
 
     async def _pause(self, seconds: float) -> None:
         """Pause every caller of the budget after a 429 (no budget: nothing to pause)."""
@@ -727,25 +741,6 @@ class Transport:
         text = body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
         text = self._redact(" ".join(text.split()))
         return text[:_EXCERPT_CHARS] + ("…" if len(text) > _EXCERPT_CHARS else "")
-
-    def _decode(
-        self, decoder: msgspec.json.Decoder[Envelope[T]] | None, answer: _Answer, call: _Call
-    ) -> T:
-        if decoder is None:
-            return None  # type: ignore[return-value]  # an endpoint without a body (a delete)
-        raw = answer.body
-        try:
-            envelope = decoder.decode(raw)
-        except (msgspec.DecodeError, RecursionError) as exc:
-            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
-            what = "empty body" if not raw else f"body is not the documented envelope ({exc})"
-            envelope = None
-        if envelope is None:  # raised outside the except block: no __context__ to carry
-            raise self._invalid_body(what, answer, call, answer.headers.get("x-request-id"))
-        data = envelope.data
-        if data is not None:
-            return data
-        raise self._no_data(envelope, answer, call)
 
     def _no_data(self, envelope: Envelope[Any], answer: _Answer, call: _Call) -> SentError:
         """The error for a 2xx envelope without ``data``: the API's own error, or a bad body."""

@@ -357,6 +357,30 @@ async def test_without_listeners_no_event_is_built_and_stats_count_the_same(
     assert plain.steps_by_poll > 0
 
 
+async def test_a_stats_recorder_as_a_listener_counts_what_the_client_counts(
+    sim: Simulator, sleeps: RecordingSleep
+) -> None:
+    """A StatsRecorder added as a listener, fed by events, ends with the client's own stats."""
+    own = StatsRecorder()
+    stats = await _counted_run(sim, own)
+    assert own.snapshot() == stats
+    assert (stats.retries, stats.pauses, stats.messages_finished) == (2, 1, 1)
+
+
+async def test_the_client_recorder_removed_and_added_back(sim: Simulator) -> None:
+    """The client's recorder is listed first; removed, stats() is zeros; added back, it reports."""
+    async with raw_client(sim) as client:
+        recorder = client.hooks.recorder
+        assert client.hooks.listeners == (recorder,)
+        await client.messages.retrieve_status(sim.create_message())
+        client.hooks.remove(recorder)
+        assert client.stats().total_requests == 0
+        client.hooks.add(recorder)
+        assert client.hooks.listeners == (recorder,)
+        assert not client.hooks
+        assert client.stats().total_requests == 1
+
+
 @pytest.mark.parametrize(
     ("waits", "population", "p50", "p95"),
     [

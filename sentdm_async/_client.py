@@ -107,14 +107,14 @@ def _check_session(session: object) -> aiohttp.ClientSession | None:
 
 
 def _make_hooks(hooks: object) -> Hooks:
-    """The client's listeners: its stats recorder first, then the caller's."""
+    """The client's listeners (`Hooks` brings the client's stats recorder)."""
     if hooks is None:
         given: list[object] = []
     elif isinstance(hooks, list | tuple):
         given = list(hooks)
     else:
         given = [hooks]
-    return Hooks([StatsRecorder(), *given])
+    return Hooks(given)
 
 
 def _check_base_url(base_url: object) -> str:

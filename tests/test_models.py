@@ -215,6 +215,13 @@ def test_non_finite_prices_are_refused(price: bytes) -> None:
         msgspec.json.decode(status, type=Message, dec_hook=dec_hook)
 
 
+def test_an_activity_refuses_a_non_finite_active_contact_price() -> None:
+    """An activity's second price is checked like the first."""
+    raw = b'{"status":"SENT","timestamp":"2026-01-01T00:00:00Z","active_contact_price":"NaN"}'
+    with pytest.raises(msgspec.ValidationError, match="finite"):
+        msgspec.json.decode(raw, type=Activity, dec_hook=dec_hook)
+
+
 def test_optional_collections_decode_from_null() -> None:
     """Fields the official schema marks optional decode from null as well as from absent."""
     message = msgspec.json.decode(

@@ -317,6 +317,70 @@ async def test_stats_survive_the_recorder_being_removed(sim: Simulator) -> None:
         assert client.stats().total_requests == 0
 
 
+async def _counted_run(sim: Simulator, *hooks: object) -> ClientStats:
+    """A 503, a 429 pause (the retry then waits for the budget), a 404, a 200 and a watch."""
+    message_id = sim.create_message(outcome="delivered")
+    budget = TokenBucket(6000, burst=10)
+    async with raw_client(sim, *hooks, rate_limit=budget) as client:
+        sim.inject("status", status=503)
+        await client.messages.retrieve_status(message_id)
+        sim.inject("status", status=429, headers={"retry-after-ms": "50"})
+        await client.messages.retrieve_status(message_id)
+        with pytest.raises(NotFoundError):
+            await client.messages.retrieve_status("missing")
+        await client.messages.wait_until_terminal(message_id, poll=FAST)
+        return client.stats()
+
+
+async def test_without_listeners_no_event_is_built_and_stats_count_the_same(
+    sim: Simulator, sleeps: RecordingSleep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A default client builds no event, and its stats() equal a client's with a listener."""
+    with_listener = await _counted_run(sim, Recorder())
+
+    def no_event(**fields: object) -> None:
+        raise AssertionError(f"an event was built without listeners: {fields}")
+
+    for name in ("RequestEvent", "ResponseEvent", "RetryEvent", "ThrottleEvent"):
+        monkeypatch.setattr(f"sentdm_async._http.transport.{name}", no_event)
+    monkeypatch.setattr("sentdm_async._watch.scheduler.StepEvent", no_event)
+    assert not AsyncSent(api_key=API_KEY).hooks
+    plain = await _counted_run(sim)
+    assert plain.budget_wait_p95 > 0
+    assert with_listener.budget_wait_p95 > 0
+    same = msgspec.structs.replace(plain, budget_wait_p50=0.0, budget_wait_p95=0.0)
+    assert same == msgspec.structs.replace(with_listener, budget_wait_p50=0.0, budget_wait_p95=0.0)
+    assert (plain.rate_limited, plain.retries, plain.pauses) == (1, 2, 1)
+    assert plain.requests["5xx"] == 1
+    assert plain.requests["4xx"] == 2
+    assert plain.messages_finished == 1
+    assert plain.steps_by_poll > 0
+
+
+async def test_a_stats_recorder_as_a_listener_counts_what_the_client_counts(
+    sim: Simulator, sleeps: RecordingSleep
+) -> None:
+    """A StatsRecorder added as a listener, fed by events, ends with the client's own stats."""
+    own = StatsRecorder()
+    stats = await _counted_run(sim, own)
+    assert own.snapshot() == stats
+    assert (stats.retries, stats.pauses, stats.messages_finished) == (2, 1, 1)
+
+
+async def test_the_client_recorder_removed_and_added_back(sim: Simulator) -> None:
+    """The client's recorder is listed first; removed, stats() is zeros; added back, it reports."""
+    async with raw_client(sim) as client:
+        recorder = client.hooks.recorder
+        assert client.hooks.listeners == (recorder,)
+        await client.messages.retrieve_status(sim.create_message())
+        client.hooks.remove(recorder)
+        assert client.stats().total_requests == 0
+        client.hooks.add(recorder)
+        assert client.hooks.listeners == (recorder,)
+        assert not client.hooks
+        assert client.stats().total_requests == 1
+
+
 @pytest.mark.parametrize(
     ("waits", "population", "p50", "p95"),
     [

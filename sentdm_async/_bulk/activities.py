@@ -15,7 +15,7 @@ from sentdm_async._core.ids import ACTIVITIES_TEMPLATE, message_path
 from sentdm_async._ratelimit.gate import BULK_WEIGHT
 from sentdm_async.errors import SentError
 from sentdm_async.resources.messages import ACTIVITIES
-from sentdm_async.types.messages import ActivityFailure, ActivityOk, ActivityResult
+from sentdm_async.types.messages import ActivityFailure, ActivityLog, ActivityOk, ActivityResult
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
@@ -23,7 +23,13 @@ if TYPE_CHECKING:
     from sentdm_async._http.options import RequestOptions
     from sentdm_async._http.transport import Transport
 
-__all__ = ["ActivityStream", "activity_fetcher", "activity_stream"]
+__all__ = [
+    "ActivityStream",
+    "activity_failure",
+    "activity_fetcher",
+    "activity_result",
+    "activity_stream",
+]
 
 #: The one decoder of activity logs (single calls, bulk jobs and watchers).
 
@@ -45,26 +51,37 @@ class ActivityStream(Handle[ActivityResult]):
 
 def activity_fetcher(
     transport: Transport, options: RequestOptions | None, *, lane_name: str
-) -> Callable[[str], Awaitable[ActivityResult]]:
-    """Return ``fetch(message_id) -> ActivityResult``, drawing on one fair-share lane."""
+) -> Callable[[str], Awaitable[ActivityLog]]:
+    """Return ``fetch(message_id)``: the request of one log, drawing on one fair-share lane.
+
+    Not a coroutine function: it returns the transport's awaitable (a malformed id raises
+    `InvalidIdError` at once), and the engine makes the result (`activity_result`,
+    `activity_failure`), one coroutine fewer per id.
+    """
     request = transport.request
     lane = transport.lane(lane_name, BULK_WEIGHT)
 
-    async def fetch(message_id: str) -> ActivityResult:
-        try:
-            log = await request(
-                "GET",
-                message_path(message_id, "/activities"),
-                ACTIVITIES,
-                options=options,
-                lane=lane,
-                template=ACTIVITIES_TEMPLATE,
-            )
-        except SentError as exc:  # InvalidIdError included; a non-str id (TypeError) is a bug
-            return ActivityFailure(message_id=message_id, error=exc)
-        return ActivityOk(message_id=message_id, log=log)
+    def fetch(message_id: str) -> Awaitable[ActivityLog]:
+        return request(
+            "GET",
+            message_path(message_id, "/activities"),
+            ACTIVITIES,
+            options=options,
+            lane=lane,
+            template=ACTIVITIES_TEMPLATE,
+        )
 
     return fetch
+
+
+def activity_result(message_id: str, log: ActivityLog) -> ActivityResult:
+    """The result of an id whose log was fetched."""
+    return ActivityOk(message_id=message_id, log=log)
+
+
+def activity_failure(message_id: str, error: BaseException) -> ActivityResult:
+    """The result of an id that failed: any `SentError` (`InvalidIdError` included)."""
+    return ActivityFailure(message_id=message_id, error=error)  # type: ignore[arg-type]
 
 
 def activity_stream(
@@ -81,6 +98,9 @@ def activity_stream(
         ids,
         concurrency=concurrency,
         ordered=ordered,
+        done=activity_result,
+        failed=activity_failure,
+        errors=(SentError,),  # a non-str id (TypeError) is a bug: it ends the job
     )
     job.kind = "ActivityStream"
     return ActivityStream(job)

@@ -351,18 +351,38 @@ class Handle(Generic[T]):
         )
 
 
+def _same(item: object, value: Any) -> Any:
+    return value
+
+
+def _unreachable(item: object, error: BaseException) -> Any:  # pragma: no cover - no errors
+    raise error
+
+
 class FanOut(Job[R], Generic[I, R]):
-    """``fetch`` over a lazy stream of items, at most ``concurrency`` at once (see `fan_out`)."""
+    """``fetch`` over a lazy stream of items, at most ``concurrency`` at once (see `fan_out`).
+
+    ``done(item, value)`` turns what ``fetch`` answered into the result, and an exception of
+    ``errors`` (raised by ``fetch``, or while awaiting it) becomes ``failed(item, exc)``. Bulk
+    fetches use them so ``fetch`` need not be a coroutine of its own: it returns the request's
+    awaitable, one coroutine fewer per item.
+    """
 
     def __init__(
         self,
-        fetch: Callable[[I], Awaitable[R]],
+        fetch: Callable[[I], Awaitable[Any]],
         items: Iterable[I] | AsyncIterable[I],
         *,
         concurrency: int,
         ordered: bool,
+        done: Callable[[I, Any], R] = _same,
+        failed: Callable[[I, BaseException], R] = _unreachable,
+        errors: tuple[type[BaseException], ...] = (),
     ) -> None:
         super().__init__()
+        self._done = done
+        self._failed = failed
+        self._errors = errors
         self._sync_items: Iterator[I] | None = None
         self._async_items: AsyncIterator[I] | None = None
         if isinstance(items, AsyncIterable):
@@ -419,7 +439,7 @@ class FanOut(Job[R], Generic[I, R]):
     async def _worker(self) -> None:
         # The hot loop of a bulk job: one pass per item.
         outbox = self.outbox
-        fetch = self._fetch
+        fetch, done, errors = self._fetch, self._done, self._errors
         sync_items = self._sync_items
         while True:
             # Wait for room before taking an item, so items are pulled only as results are read.
@@ -438,7 +458,10 @@ class FanOut(Job[R], Generic[I, R]):
             self._busy += 1
             if self._busy == self._workers and self._workers < self._concurrency:
                 self._add_worker()  # no worker is free to take the next item: add one
-            result = await fetch(item)  # type: ignore[arg-type]  # `more` says it is an item
+            try:
+                result = done(item, await fetch(item))  # type: ignore[arg-type]  # `more`: an item
+            except errors as exc:
+                result = self._failed(item, exc)  # type: ignore[arg-type]
             self._busy -= 1
             if self._ordered:
                 self._put_in_order(seq, result)

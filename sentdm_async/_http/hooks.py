@@ -13,8 +13,9 @@ with one small frozen Struct:
 Listeners run inline, in the task that makes the request, so they should be quick (record,
 count, start a span); a listener that raises is logged and the request goes on as if it had not
 been there. Paths appear only as templates (``/v3/messages/{id}``): an event never carries a
-message id in a URL, nor the API key. `sentdm_async.otel` and `AsyncSent.stats` are built on
-these events.
+message id in a URL, nor the API key. `sentdm_async.otel` is built on these events.
+`AsyncSent.stats` is not: its recorder is counted into directly, so that a client with no
+listener of its own builds no event (it still shows among `Hooks.listeners`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
+from sentdm_async._http.stats import StatsRecorder
 from sentdm_async.types.messages import Activity
 
 if TYPE_CHECKING:
@@ -154,29 +156,37 @@ HOOK_METHODS: Final = {
 class Hooks:
     """The listeners of one client, sorted by event: ``hooks.on_response(event)`` calls each.
 
-    One per client, shared by its `AsyncSent.with_options` copies. ``bool(hooks)`` is whether
-    any listener is set: the request path checks it once per call and builds no event when it
-    is false.
+    One per client, shared by its `AsyncSent.with_options` copies, with the client's own
+    `StatsRecorder` (``recorder``): listed first among the ``listeners`` but fed directly by
+    the request path, never by events. ``active`` (and ``bool(hooks)``) is whether any other
+    listener is set: the request path checks it once per attempt and builds no event when it
+    is false. Removing the recorder stops `AsyncSent.stats` from reporting it.
     """
 
-    __slots__ = ("_by_method", "_listeners")
+    __slots__ = ("_by_method", "_listeners", "_recorded", "active", "recorder")
 
     def __init__(self, listeners: Iterable[object] = ()) -> None:
         self._listeners: list[object] = []
         self._by_method: dict[str, tuple[Callable[[Any], object], ...]] = {}
+        #: The client's counters (`AsyncSent.stats`), counted into by the request path.
+        self.recorder = StatsRecorder()
+        self._recorded = True
+        #: Whether a listener other than ``recorder`` is set (a plain attribute: the hot path).
+        self.active = False
         for listener in listeners:
             self.add(listener)
 
     def __bool__(self) -> bool:
-        return bool(self._listeners)
+        return self.active
 
     def __repr__(self) -> str:
-        return f"Hooks({self._listeners!r})"
+        return f"Hooks({list(self.listeners)!r})"
 
     @property
     def listeners(self) -> tuple[object, ...]:
-        """The listeners, in the order they were added."""
-        return tuple(self._listeners)
+        """The listeners, in the order they were added (the client's recorder first)."""
+        own = (self.recorder,) if self._recorded else ()
+        return (*own, *self._listeners)
 
     def add(self, listener: object) -> None:
         """Add a listener (an object with one or more of the ``on_*`` methods).
@@ -184,6 +194,9 @@ class Hooks:
         Raises:
             TypeError: It has none of them, or one that is not callable.
         """
+        if listener is self.recorder:
+            self._recorded = True
+            return
         found = [name for name in HOOK_METHODS if getattr(listener, name, None) is not None]
         if not found:
             names = ", ".join(HOOK_METHODS)
@@ -196,7 +209,9 @@ class Hooks:
 
     def remove(self, listener: object) -> None:
         """Remove a listener added before (nothing happens if it is not there)."""
-        if listener in self._listeners:
+        if listener is self.recorder:
+            self._recorded = False
+        elif listener in self._listeners:
             self._listeners.remove(listener)
             self._rebuild()
 
@@ -209,6 +224,7 @@ class Hooks:
             )
             for name in HOOK_METHODS
         }
+        self.active = bool(self._listeners)
 
     def _emit(self, name: str, event: msgspec.Struct) -> None:
         for method in self._by_method.get(name, ()):

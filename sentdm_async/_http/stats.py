@@ -1,8 +1,11 @@
-"""`client.stats()`: counters of one client, kept by a listener on its hooks.
+"""`client.stats()`: counters of one client, bumped where the request path and watchers are.
 
-Every client has one `StatsRecorder` among its listeners. It keeps integers, one set of ids
-(the messages being watched, each dropped when its watch finishes) and a fixed histogram of
-budget waits, so a client that runs for weeks holds the same few kilobytes.
+Every client has one `StatsRecorder`. The transport, the gate and the watchers count into it
+directly (an integer per attempt on the hot path, the rest only on the slow paths: a budget wait,
+a non-2xx answer, a retry, a pause, a watched step), so a client with no listener builds no event
+at all. It keeps integers, one set of ids (the messages being watched, each dropped when its
+watch finishes) and a fixed histogram of budget waits, so a client that runs for weeks holds the
+same few kilobytes. It is also a listener (``on_response`` ...), for a recorder of one's own.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import msgspec
 if TYPE_CHECKING:
     from sentdm_async._http.hooks import ResponseEvent, RetryEvent, StepEvent, ThrottleEvent
 
-__all__ = ["ClientStats", "StatsRecorder"]
+__all__ = ["ERROR", "ClientStats", "StatsRecorder"]
 
 
 class ClientStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,65 +116,105 @@ class _WaitHistogram:
         return 0.0  # pragma: no cover - rank <= population = seen at the end
 
 
+#: `StatsRecorder.counts` index of the attempts that got no answer; indexes 0-9 are answers by
+#: ``status // 100`` (only 2-5 are reported: a class outside them counts nowhere).
+ERROR: Final = 10
+
+
 class StatsRecorder:
-    """The listener behind `AsyncSent.stats`: counts responses, retries, waits and steps."""
+    """The counters behind `AsyncSent.stats`: attempts, 429s, retries, waits and steps.
+
+    Attributes:
+        counts: Attempts by ``status // 100`` (indexes 0-9) and without an answer (`ERROR`).
+        rate_limited: 429 answers.
+        retries: Attempts that were retried.
+        pauses: 429 pauses of the whole client.
+    """
+
+    __slots__ = (
+        "_by_poll",
+        "_by_push",
+        "_finished",
+        "_waits",
+        "_watching",
+        "counts",
+        "pauses",
+        "rate_limited",
+        "retries",
+    )
 
     def __init__(self) -> None:
-        self._classes = {"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0, "error": 0}
-        self._rate_limited = 0
-        self._retries = 0
-        self._pauses = 0
+        self.counts = [0] * (ERROR + 1)
+        self.rate_limited = 0
+        self.retries = 0
+        self.pauses = 0
         self._waits = _WaitHistogram()
         self._watching: set[str] = set()
         self._finished = 0
         self._by_push = 0
         self._by_poll = 0
 
+    # -- fed directly by the transport and the watchers --
+
+    def answered(self, status: int) -> None:
+        """Count one attempt answered with ``status``."""
+        self.counts[min(status // 100, ERROR - 1)] += 1
+        if status == 429:
+            self.rate_limited += 1
+
+    def waited(self, seconds: float) -> None:
+        """Record one wait of at least a millisecond for the budget."""
+        self._waits.add(seconds)
+
+    def step(self, message_id: str, via: str, done: bool) -> None:
+        """Count one watched step by origin, and the message's watch when it ends."""
+        if via == "push":
+            self._by_push += 1
+        else:
+            self._by_poll += 1
+        if done:
+            self._watching.discard(message_id)
+            self._finished += 1
+        else:
+            self._watching.add(message_id)
+
+    # -- the same counts as a listener (`Hooks`) --
+
     def on_response(self, event: ResponseEvent) -> None:
         """Count one attempt by its status class."""
-        status = event.status
-        if status is None:
-            self._classes["error"] += 1
-            return
-        key = f"{status // 100}xx"
-        if key in self._classes:
-            self._classes[key] += 1
-        if status == 429:
-            self._rate_limited += 1
+        if event.status is None:
+            self.counts[ERROR] += 1
+        else:
+            self.answered(event.status)
 
     def on_retry(self, event: RetryEvent) -> None:
         """Count one retry."""
-        self._retries += 1
+        self.retries += 1
 
     def on_throttle(self, event: ThrottleEvent) -> None:
         """Record one budget wait, or count one 429 pause."""
         if event.kind == "budget":
-            self._waits.add(event.wait)
+            self.waited(event.wait)
         else:
-            self._pauses += 1
+            self.pauses += 1
 
     def on_status(self, event: StepEvent) -> None:
         """Count one watched step by origin, and the message's watch when it ends."""
-        if event.via == "push":
-            self._by_push += 1
-        else:
-            self._by_poll += 1
-        if event.done:
-            self._watching.discard(event.message_id)
-            self._finished += 1
-        else:
-            self._watching.add(event.message_id)
+        self.step(event.message_id, event.via, event.done)
 
     def snapshot(self) -> ClientStats:
         """Return the counts so far."""
-        attempts = sum(self._classes.values())
+        counts = self.counts
+        classes = {"2xx": counts[2], "3xx": counts[3], "4xx": counts[4], "5xx": counts[5]}
+        classes["error"] = counts[ERROR]
+        attempts = sum(classes.values())
         return ClientStats(
-            requests=dict(self._classes),
-            rate_limited=self._rate_limited,
-            retries=self._retries,
+            requests=classes,
+            rate_limited=self.rate_limited,
+            retries=self.retries,
             budget_wait_p50=self._waits.quantile(0.5, attempts),
             budget_wait_p95=self._waits.quantile(0.95, attempts),
-            pauses=self._pauses,
+            pauses=self.pauses,
             messages_watched=self._finished + len(self._watching),
             messages_finished=self._finished,
             steps_by_push=self._by_push,

@@ -4,7 +4,7 @@
     └─ _send     the retry loop: a budget token per attempt, then asks `_retry.decide`
        └─ _attempt   one attempt: send, follow same-origin redirects, read the body (capped
                      after decompression), translate aiohttp's exceptions
-    then _decode (a 2xx's ``data``) or _status_error (the mapped `APIStatusError`)
+    then _success (a 2xx's ``data``) or _status_error (the mapped `APIStatusError`)
 
 This is the only module that touches aiohttp's client and msgspec's decoder on responses, so it is
 the one place where their exceptions become `sentdm_async.errors`. An error never chains an
@@ -32,6 +32,7 @@ from sentdm_async._http import retry as _retry
 from sentdm_async._http.hooks import Hooks, RequestEvent, ResponseEvent, RetryEvent, ThrottleEvent
 from sentdm_async._http.options import check_request_options
 from sentdm_async._http.raw import RAW_CAPTURE, RawRequest
+from sentdm_async._http.stats import ERROR
 from sentdm_async._http.wire import ErrorEnvelope, error_details
 from sentdm_async.errors import (
     APIConnectionError,
@@ -87,7 +88,7 @@ class _Answer(msgspec.Struct, gc=False):
     body: bytes
 
 
-#: Budget waits shorter than this are not reported to `ThrottleEvent` listeners.
+#: Budget waits shorter than this are not reported (to `ThrottleEvent` listeners, or the stats).
 _THROTTLE_MIN: Final = 0.001
 
 
@@ -178,6 +179,8 @@ class Transport:
         )
         #: The client's listeners, shared with its `with_options` copies.
         self.hooks = self._shared.hooks
+        #: The client's counters (`AsyncSent.stats`): counted into directly, never by events.
+        self.stats = self.hooks.recorder
         self.budget = self._shared.gate.budget if self._shared.gate is not None else None
         self._rand = rand
         self._origin = URL(options.base_url).origin()
@@ -226,17 +229,17 @@ class Transport:
         """Take one token for ``lane`` (a watcher takes it before choosing whom to poll)."""
         gate = self._shared.gate
         if gate is not None:
-            if self.hooks:
-                await self._timed_acquire(gate, lane, None)
-            else:
-                await gate.acquire(lane)
+            await self._timed_acquire(gate, lane, None)
 
     async def _timed_acquire(self, gate: FairGate, lane: Lane | None, call: _Call | None) -> None:
-        """`FairGate.acquire`, telling the listeners how long it held the request back."""
+        """`FairGate.acquire`, recording how long it held the request back (the slow path)."""
         start = time.perf_counter()
         await gate.acquire(lane)
         waited = time.perf_counter() - start
-        if waited >= _THROTTLE_MIN:
+        if waited < _THROTTLE_MIN:
+            return
+        self.stats.waited(waited)
+        if self.hooks.active:
             self.hooks.on_throttle(
                 ThrottleEvent(
                     kind="budget",
@@ -402,17 +405,19 @@ class Transport:
     ) -> T:
         gate = self._shared.gate
         hooks = self.hooks
+        counts = self.stats.counts
         retries = 0
         while True:
-            if hooks:  # listeners see the budget wait and each attempt
-                answer = await self._hooked_once(call, lane, acquired, retries + 1)
-            else:
-                # The token: taken synchronously when one is free (the common case), else queued.
-                if gate is not None and not acquired and not gate.try_acquire():
-                    await gate.acquire(lane)
-                answer = await self._attempt(call)
+            # The token: taken synchronously when one is free (the common case), else queued.
+            if gate is not None and not acquired and not gate.try_acquire():
+                await self._timed_acquire(gate, lane, call)
             acquired = False
+            if hooks.active:  # listeners see each attempt
+                answer = await self._hooked_attempt(call, retries + 1)
+            else:
+                answer = await self._attempt(call)
             if type(answer) is _Answer and 200 <= answer.status < 300:
+                counts[2] += 1  # the other answers are counted by _judge, failures by _attempt
                 return self._success(decoder, answer, call, retries)
             error = await self._retry_or_fail(answer, call, retries)
             if error is not None:
@@ -448,6 +453,7 @@ class Transport:
                 has_budget=has_budget,
                 rand=self._rand,
             )
+        self.stats.answered(answer.status)
         error = self._status_error(answer, call)
         return error, _retry.decide(
             status=answer.status,
@@ -461,15 +467,6 @@ class Transport:
             rand=self._rand,
         )
 
-    async def _hooked_once(
-        self, call: _Call, lane: Lane | None, acquired: bool, attempt: int
-    ) -> _Answer | APIConnectionError:
-        """One attempt with listeners: the budget wait and the attempt are reported."""
-        gate = self._shared.gate
-        if gate is not None and not acquired and not gate.try_acquire():
-            await self._timed_acquire(gate, lane, call)
-        return await self._hooked_attempt(call, attempt)
-
     def _success(
         self,
         decoder: msgspec.json.Decoder[Envelope[T]] | None,
@@ -477,27 +474,43 @@ class Transport:
         call: _Call,
         retries: int,
     ) -> T:
-        """Decode a 2xx, keeping the raw answer for a `with_raw_response` call."""
+        """Decode a 2xx's ``data``, keeping the raw answer for a `with_raw_response` call."""
         capture = RAW_CAPTURE.get()
         if capture is not None:
             capture.record(
                 answer.status, answer.headers, answer.body, self._raw_request(call), retries
             )
-        return self._decode(decoder, answer, call)
+        if decoder is None:
+            return None  # type: ignore[return-value]  # an endpoint without a body (a delete)
+        raw = answer.body
+        try:
+            envelope = decoder.decode(raw)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
+            what = "empty body" if not raw else f"body is not the documented envelope ({exc})"
+            envelope = None
+        if envelope is None:  # raised outside the except block: no __context__ to carry
+            raise self._invalid_body(what, answer, call, answer.headers.get("x-request-id"))
+        data = envelope.data
+        if data is not None:
+            return data
+        raise self._no_data(envelope, answer, call)
 
     async def _pause(self, seconds: float) -> None:
         """Pause every caller of the budget after a 429 (no budget: nothing to pause)."""
         gate = self._shared.gate
         if gate is not None:
-            if self.hooks:
+            self.stats.pauses += 1
+            if self.hooks.active:
                 self.hooks.on_throttle(ThrottleEvent(kind="pause", wait=seconds))
             await gate.budget.pause(seconds)
 
     def _before_retry(
         self, call: _Call, retries: int, error: APIConnectionError | APIStatusError, wait: float
     ) -> None:
-        """Tell the listeners and the log that retry number ``retries`` follows in ``wait`` s."""
-        if self.hooks:
+        """Count retry number ``retries``; tell listeners and the log it follows in ``wait`` s."""
+        self.stats.retries += 1
+        if self.hooks.active:
             self.hooks.on_retry(self._retry_event(call, retries, error, wait))
         logger.info(
             "%s %s (request id %s): %s; retry %d in %.2fs",
@@ -610,12 +623,27 @@ class Transport:
             raise APIResponseValidationError(
                 f"more than {_MAX_REDIRECTS} redirects", status_code=resp.status, method=call.method
             )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            failure = self._connection_error(exc, call)
-        except RuntimeError as exc:  # aiohttp: "Session is closed" after aclose()
-            failure = self._closed_error(exc, call)
-        # Returned outside the except blocks, so the error has no __context__ to leak headers.
+        except BaseException as exc:  # counted, then returned (a connection failure) or re-raised
+            failure = self._failure(exc, call)
+        # Returned outside the except block, so the error has no __context__ to leak headers.
         return failure
+
+    def _failure(self, exc: BaseException, call: _Call) -> APIConnectionError:
+        """Count an attempt that got no answer; return its error, or re-raise the exception.
+
+        A connection error or timeout is returned (the retry loop decides), and so is aiohttp's
+        RuntimeError once the client closed mid-call; cancellation, a body or redirect the
+        client refuses, and bugs propagate.
+        """
+        self.stats.counts[ERROR] += 1
+        if isinstance(exc, aiohttp.ClientError | TimeoutError):
+            return self._connection_error(exc, call)
+        if isinstance(exc, RuntimeError) and self._shared.closed:
+            # aiohttp: "Session is closed" after aclose()
+            return APIConnectionError(
+                f"the client was closed during the call ({exc})", method=call.method, path=call.path
+            )
+        raise exc
 
     async def _observe_headers(self, headers: Mapping[str, str]) -> None:
         budget = self.budget
@@ -691,14 +719,6 @@ class Transport:
             path=call.path,
         )
 
-    def _closed_error(self, exc: RuntimeError, call: _Call) -> APIConnectionError:
-        """The error for aiohttp's RuntimeError once the client closed mid-call; others re-raise."""
-        if not self._shared.closed:
-            raise exc
-        return APIConnectionError(
-            f"the client was closed during the call ({exc})", method=call.method, path=call.path
-        )
-
     def _connection_error(self, exc: BaseException, call: _Call) -> APIConnectionError:
         if isinstance(exc, TimeoutError):
             return APITimeoutError(
@@ -721,25 +741,6 @@ class Transport:
         text = body[: _EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
         text = self._redact(" ".join(text.split()))
         return text[:_EXCERPT_CHARS] + ("…" if len(text) > _EXCERPT_CHARS else "")
-
-    def _decode(
-        self, decoder: msgspec.json.Decoder[Envelope[T]] | None, answer: _Answer, call: _Call
-    ) -> T:
-        if decoder is None:
-            return None  # type: ignore[return-value]  # an endpoint without a body (a delete)
-        raw = answer.body
-        try:
-            envelope = decoder.decode(raw)
-        except (msgspec.DecodeError, RecursionError) as exc:
-            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
-            what = "empty body" if not raw else f"body is not the documented envelope ({exc})"
-            envelope = None
-        if envelope is None:  # raised outside the except block: no __context__ to carry
-            raise self._invalid_body(what, answer, call, answer.headers.get("x-request-id"))
-        data = envelope.data
-        if data is not None:
-            return data
-        raise self._no_data(envelope, answer, call)
 
     def _no_data(self, envelope: Envelope[Any], answer: _Answer, call: _Call) -> SentError:
         """The error for a 2xx envelope without ``data``: the API's own error, or a bad body."""

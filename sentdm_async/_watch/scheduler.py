@@ -479,18 +479,20 @@ class WatchJob(Job[WatchEvent]):
         """Yield one new step of ``watched``; return whether it ended the watch."""
         if rank is not None:
             watched.rank = max(watched.rank, rank)
+        done = activity.status in watched.stop
+        self._transport.stats.step(watched.message_id, via, done)
         hooks = self._transport.hooks
-        if hooks:  # listeners (`AsyncSent(hooks=...)`, stats, OpenTelemetry) see each step
+        if hooks.active:  # listeners (`AsyncSent(hooks=...)`, OpenTelemetry) see each step
             hooks.on_status(
                 StepEvent(
                     message_id=watched.message_id,
                     activity=activity,
                     via=via,
-                    done=activity.status in watched.stop,
+                    done=done,
                     channel=channel,
                 )
             )
-        if activity.status in watched.stop:
+        if done:
             self._end(
                 watched, WatchEvent(message_id=watched.message_id, activity=activity, done=True)
             )

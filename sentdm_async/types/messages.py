@@ -83,8 +83,13 @@ class Activity(msgspec.Struct, frozen=True, kw_only=True, rename={"sender": "fro
     scheduled_at: AwareDatetime | None = None
 
     def __post_init__(self) -> None:
-        """Refuse non-finite prices."""
-        _check_finite(self.price, self.active_contact_price)
+        """Refuse non-finite prices (`_check_finite`, inlined: this runs for every activity)."""
+        price = self.price
+        if price is not None and not price.is_finite():
+            raise ValueError(f"price must be a finite decimal, got {price}")
+        price = self.active_contact_price
+        if price is not None and not price.is_finite():
+            raise ValueError(f"price must be a finite decimal, got {price}")
 
     @property
     def is_terminal(self) -> bool:
@@ -97,8 +102,13 @@ class Activity(msgspec.Struct, frozen=True, kw_only=True, rename={"sender": "fro
         return self.status in FAILURE_STATUSES
 
 
-class ActivityLog(msgspec.Struct, frozen=True, kw_only=True):
-    """The activity log of one message, most recent first as the API sends it."""
+class ActivityLog(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The activity log of one message, most recent first as the API sends it.
+
+    Not tracked by the garbage collector (``gc=False``, as `ActivityOk`): it holds a list of
+    `Activity` (which hold only strings, timestamps and decimals) and a `Pagination`, so it
+    cannot be part of a reference cycle; a bulk job makes one per id.
+    """
 
     message_id: str
     activities: list[Activity] | None = None
@@ -228,8 +238,8 @@ class SendResult(msgspec.Struct, frozen=True, kw_only=True):
         return [r.message_id for r in self.recipients or []]
 
 
-class ActivityOk(msgspec.Struct, frozen=True, kw_only=True):
-    """An id of `retrieve_activities_many` whose log was fetched."""
+class ActivityOk(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An id of `retrieve_activities_many` whose log was fetched (untracked by the gc, acyclic)."""
 
     message_id: str
     log: ActivityLog

@@ -134,6 +134,7 @@ class StepEvent(msgspec.Struct, frozen=True, kw_only=True):
         via: ``"push"`` (a webhook event) or ``"poll"`` (the activities endpoint).
         done: The step ends this message's watch (a status in ``until``, or a failure).
         channel: The message's channel, when the step says (webhook events do).
+        first: The first step this watch reported of the message.
     """
 
     message_id: str
@@ -141,6 +142,7 @@ class StepEvent(msgspec.Struct, frozen=True, kw_only=True):
     via: Literal["push", "poll"]
     done: bool = False
     channel: str | None = None
+    first: bool = False
 
 
 #: The listener methods and the event each takes.

@@ -3,9 +3,10 @@
 Every client has one `StatsRecorder`. The transport, the gate and the watchers count into it
 directly (an integer per attempt on the hot path, the rest only on the slow paths: a budget wait,
 a non-2xx answer, a retry, a pause, a watched step), so a client with no listener builds no event
-at all. It keeps integers, one set of ids (the messages being watched, each dropped when its
-watch finishes) and a fixed histogram of budget waits, so a client that runs for weeks holds the
-same few kilobytes. It is also a listener (``on_response`` ...), for a recorder of one's own.
+at all. It keeps integers (a watched message is counted on its first step, which the watcher
+marks on the message's own record) and a fixed histogram of budget waits, so a client that runs
+for weeks holds the same few kilobytes. It is also a listener (``on_response`` ...), for a
+recorder of one's own.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class StatsRecorder:
         "_by_push",
         "_finished",
         "_waits",
-        "_watching",
+        "_watched",
         "counts",
         "pauses",
         "rate_limited",
@@ -149,7 +150,7 @@ class StatsRecorder:
         self.retries = 0
         self.pauses = 0
         self._waits = _WaitHistogram()
-        self._watching: set[str] = set()
+        self._watched = 0
         self._finished = 0
         self._by_push = 0
         self._by_poll = 0
@@ -166,17 +167,14 @@ class StatsRecorder:
         """Record one wait of at least a millisecond for the budget."""
         self._waits.add(seconds)
 
-    def step(self, message_id: str, via: str, done: bool) -> None:
-        """Count one watched step by origin, and the message's watch when it ends."""
+    def step(self, via: str, done: bool, *, first: bool) -> None:
+        """Count one watched step by origin, its message on its first step, its end if done."""
         if via == "push":
             self._by_push += 1
         else:
             self._by_poll += 1
-        if done:
-            self._watching.discard(message_id)
-            self._finished += 1
-        else:
-            self._watching.add(message_id)
+        self._watched += first
+        self._finished += done
 
     # -- the same counts as a listener (`Hooks`) --
 
@@ -200,7 +198,7 @@ class StatsRecorder:
 
     def on_status(self, event: StepEvent) -> None:
         """Count one watched step by origin, and the message's watch when it ends."""
-        self.step(event.message_id, event.via, event.done)
+        self.step(event.via, event.done, first=event.first)
 
     def snapshot(self) -> ClientStats:
         """Return the counts so far."""
@@ -215,7 +213,7 @@ class StatsRecorder:
             budget_wait_p50=self._waits.quantile(0.5, attempts),
             budget_wait_p95=self._waits.quantile(0.95, attempts),
             pauses=self.pauses,
-            messages_watched=self._finished + len(self._watching),
+            messages_watched=self._watched,
             messages_finished=self._finished,
             steps_by_push=self._by_push,
             steps_by_poll=self._by_poll,

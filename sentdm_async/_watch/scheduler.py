@@ -480,7 +480,8 @@ class WatchJob(Job[WatchEvent]):
         if rank is not None:
             watched.rank = max(watched.rank, rank)
         done = activity.status in watched.stop
-        self._transport.stats.step(watched.message_id, via, done)
+        first, watched.reported = not watched.reported, True
+        self._transport.stats.step(via, done, first=first)
         hooks = self._transport.hooks
         if hooks.active:  # listeners (`AsyncSent(hooks=...)`, OpenTelemetry) see each step
             hooks.on_status(
@@ -490,6 +491,7 @@ class WatchJob(Job[WatchEvent]):
                     via=via,
                     done=done,
                     channel=channel,
+                    first=first,
                 )
             )
         if done:

@@ -36,6 +36,7 @@ class Watched:
         "message_id",
         "rank",
         "ranked",
+        "reported",
         "seen",
         "since",
         "state",
@@ -65,6 +66,7 @@ class Watched:
         self.invalid = 0  # unreadable answers in a row (see scheduler.MAX_INVALID_ANSWERS)
         self.rank = -1  # STATUS_RANK of the latest step yielded
         self.ranked = False  # a push (or a checkpoint) set the rank: polls skip what it covers
+        self.reported = False  # a step of it was yielded (`client.stats().messages_watched`)
         self.since = added  # when its latest step became known (by push or poll)
         self.checked = added  # when a poll last found nothing new (or `since`)
         self.unconfirmed = 0  # steps a poll found that no push brought (yet)

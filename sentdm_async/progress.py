@@ -190,7 +190,29 @@ class _Appender:
             file.close()  # every append was flushed: closing writes nothing
 
 
-class FileProgress:
+class _OpenedStore:
+    """``async with store``: `open` on entry, `aclose` on exit (both backends)."""
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class FileProgress(_OpenedStore):
     """A `ProgressStore` in JSON-lines files: answers in ``results``, chunks in ``manifest``.
 
     Both files are append-only; either may be ``None`` (the CLI keeps answers only, a job with
@@ -222,18 +244,6 @@ class FileProgress:
         self.ok_only = ok_only
         self._done: set[int] | None = None
         self._answered: set[str] | None = None
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def open(self) -> None:
         """Cut torn last lines, open the files for appending (creating them), read the manifest.
@@ -352,7 +362,7 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from file
 
 
-class RedisProgress:
+class RedisProgress(_OpenedStore):
     """A `ProgressStore` in Redis: answers in a hash, chunks done in a set, the plan in a hash.
 
     The keys are ``{prefix}:results`` (message id -> line), ``{prefix}:done`` (chunk numbers)
@@ -372,18 +382,6 @@ class RedisProgress:
         self.done_key = f"{prefix}:done"
         self.meta_key = f"{prefix}:meta"
         self.chunk_size = chunk_size
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def open(self) -> None:
         """Record the store's ``chunk_size`` for the job, or check it against the one recorded.

@@ -252,9 +252,10 @@ async def child(args: argparse.Namespace, ids: list[str]) -> dict[str, Any]:
         # Warm-up: connections opened, lazy imports and schema building done, caches filled.
         await runner.fetch(ids[: args.warmup])
         stream: Iterator[str] = itertools.islice(itertools.cycle(ids), args.n)
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         ok, failed = await runner.fetch(stream)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        usage, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - wall0
+        user, system = usage.ru_utime - usage0.ru_utime, usage.ru_stime - usage0.ru_stime
     finally:
         await runner.aclose()
     return {
@@ -263,7 +264,9 @@ async def child(args: argparse.Namespace, ids: list[str]) -> dict[str, Any]:
         "ok": ok,
         "failed": failed,
         "wall": wall,
-        "cpu": cpu,
+        "cpu": user + system,
+        "user": user,
+        "sys": system,
         "rss": peak_rss_bytes(),
     }
 
@@ -425,6 +428,11 @@ def per_1k_ms(sample: dict[str, Any]) -> float:
     return float(sample["cpu"]) / int(sample["n"]) * 1e6
 
 
+def _split(sample: dict[str, Any]) -> str:
+    scale = 1e6 / int(sample["n"])
+    return f"{per_1k_ms(sample):.0f}({sample['user'] * scale:.0f}+{sample['sys'] * scale:.0f})"
+
+
 def throughput_table(runs: dict[str, list[dict[str, Any]]]) -> float:
     """Print the per-client medians; return (a)'s CPU-per-fetch ratio to the floor (b)."""
     rows: dict[str, tuple[int, float, float, float]] = {}
@@ -447,9 +455,9 @@ def throughput_table(runs: dict[str, list[dict[str, Any]]]) -> float:
             f"{kind + ') ' + CLIENTS[kind]:<24}{n:>8}{rate:>8.0f}{rate / floor_rate:>7.2f}"
             f"{cpu:>11.0f}{cpu / floor_cpu:>7.2f}{rss:>14.1f}{rss / floor_rss:>7.2f}"
         )
-    print("\nCPU ms/1k of each run, in run order:")
+    print("\nCPU ms/1k of each run, in run order (user + system):")
     for kind, samples in runs.items():
-        print(f"  {kind}: {' '.join(f'{per_1k_ms(s):.0f}' for s in samples)}")
+        print(f"  {kind}: {' '.join(_split(s) for s in samples)}")
     return paired_ratio(runs)
 
 

@@ -9,6 +9,7 @@ import random
 import re
 import warnings
 from collections import Counter
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import anyio
@@ -356,6 +357,6 @@ async def test_request_urls_and_headers(mock_http: aioresponses) -> None:
     for url, kwargs in calls:
         assert not url.query
         headers = kwargs["headers"]
-        assert isinstance(headers, dict)
+        assert isinstance(headers, Mapping)  # aiohttp merges the session's headers in
         assert headers["x-api-key"] == API_KEY
         assert headers["x-profile-id"] == "p-bulk"

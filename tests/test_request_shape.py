@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
@@ -94,7 +95,7 @@ async def test_activities_request(mock_http: aioresponses) -> None:
     assert method == "GET"
     assert str(url) == f"{BASE}/v3/messages/abc/activities"
     headers = kwargs["headers"]
-    assert isinstance(headers, dict)
+    assert isinstance(headers, Mapping)  # aiohttp merges the session's headers in
     assert headers["x-api-key"] == KEY
     assert headers["x-profile-id"] == "p-client"
     assert headers["Accept"] == "application/json"
@@ -134,7 +135,7 @@ async def test_send_body_and_idempotency_key(mock_http: aioresponses) -> None:
     assert result.message_ids == ["id1"]
     _, _, kwargs = _only_call(mock_http)
     headers = kwargs["headers"]
-    assert isinstance(headers, dict)
+    assert isinstance(headers, Mapping)  # aiohttp merges the session's headers in
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", headers["Idempotency-Key"])
     assert headers["Content-Type"] == "application/json"
     body = kwargs["data"]
@@ -173,7 +174,7 @@ async def test_send_with_template_and_own_key(mock_http: aioresponses) -> None:
         )
     _, _, kwargs = _only_call(mock_http)
     headers = kwargs["headers"]
-    assert isinstance(headers, dict)
+    assert isinstance(headers, Mapping)  # aiohttp merges the session's headers in
     assert headers["Idempotency-Key"] == "order-42_retry"
     body = kwargs["data"]
     assert isinstance(body, bytes)
@@ -307,7 +308,7 @@ async def test_with_options_shares_session_and_budget(mock_http: aioresponses) -
             client.with_options(timeout=-1)
     assert other.closed  # closing the original closes what the copy shares
     headers = _only_call(mock_http)[2]["headers"]
-    assert isinstance(headers, dict)
+    assert isinstance(headers, Mapping)  # aiohttp merges the session's headers in
     assert "x-profile-id" not in headers
     assert (headers["X-A"], headers["X-B"]) == ("1", "2")
 

@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import aiohttp
 import anyio
 import msgspec
+from aiohttp import hdrs
 from multidict import CIMultiDictProxy
 from yarl import URL
 
 from sentdm_async._http import retry as _retry
+from sentdm_async._http.deadline import Deadlines
 from sentdm_async._http.hooks import Hooks, RequestEvent, ResponseEvent, RetryEvent, ThrottleEvent
 from sentdm_async._http.options import check_request_options
 from sentdm_async._http.raw import RAW_CAPTURE, RawRequest
@@ -88,6 +90,10 @@ class _Answer(msgspec.Struct, gc=False):
     body: bytes
 
 
+#: aiohttp's timeouts off: each attempt's deadline is kept by `Deadlines` (see there for why).
+_NO_TIMEOUT: Final = aiohttp.ClientTimeout()
+
+
 #: Budget waits shorter than this are not reported (to `ThrottleEvent` listeners, or the stats).
 _THROTTLE_MIN: Final = 0.001
 
@@ -133,6 +139,17 @@ def env_proxy(url: URL) -> URL | None:
     return parsed
 
 
+def _session_headers(api_key: str) -> dict[str, str]:
+    """The headers our own session sends on every request (see ``Transport._wire_headers``)."""
+    return {"Accept": "application/json", "User-Agent": _USER_AGENT, "x-api-key": api_key}
+
+
+def _own_session_extra(headers: dict[str, str], api_key: str) -> dict[str, str] | None:
+    """The ``headers`` our session does not send already (``None``: none)."""
+    base = _session_headers(api_key)
+    return {k: v for k, v in headers.items() if base.get(k) != v} or None
+
+
 class _Shared:
     """What a client and its `with_options` copies share: session, gate, event loop."""
 
@@ -145,6 +162,7 @@ class _Shared:
         self.hooks = hooks
         self.loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
+        self.deadlines = Deadlines()
 
 
 class Transport:
@@ -189,15 +207,23 @@ class Transport:
         # the same URL for any path without a query or fragment (others take the slow way).
         self._base = URL(options.base_url, encoded=True)
         self._base_path = self._base.raw_path.rstrip("/")
-        self._client_timeout = aiohttp.ClientTimeout(total=options.timeout)
         self._headers: dict[str, str] = {
-            "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
+            **_session_headers(api_key),
             **options.default_headers,
             "x-api-key": api_key,
         }
         if options.profile_id is not None:
             self._headers["x-profile-id"] = options.profile_id
+        # What a plain call passes to aiohttp on top of the session's own headers. Our session
+        # carries `_session_headers` (the same for every transport of a client), so a call
+        # sends only this transport's differences, most often none: aiohttp merges per-call
+        # headers into the session's in a Python loop on every request. A caller's session
+        # has headers of its own, so it gets all of ours on every call.
+        self._wire_headers = (
+            _own_session_extra(self._headers, api_key)
+            if self._shared.owns_session
+            else self._headers
+        )
         # Read X-RateLimit-* only when the budget uses them: saves header parsing in bulk jobs.
         self._observe = self.budget is not None and self.budget.adaptive
         own_session = self._shared.owns_session  # a caller's session brings its own settings
@@ -273,7 +299,8 @@ class Transport:
             )
             session = shared.session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=self._client_timeout,
+                timeout=_NO_TIMEOUT,
+                headers=_session_headers(self._api_key),
                 # The proxy comes from the environment once, in __init__ (`env_proxy`): with
                 # trust_env=True aiohttp looks it up in a worker thread on every request, which
                 # cost a bulk job about 5x the CPU of the request itself.
@@ -287,6 +314,7 @@ class Transport:
         """Fail queued callers, close the session if we created it. Idempotent."""
         shared = self._shared
         shared.closed = True
+        shared.deadlines.close()
         if shared.gate is not None:
             await shared.gate.aclose()
         session = shared.session
@@ -594,6 +622,8 @@ class Transport:
         session = shared.session
         if session is None or shared.closed or shared.loop is not asyncio.get_running_loop():
             session = self._session()  # the first call, or one that must fail
+        deadlines = shared.deadlines
+        task = deadlines.start(self.options.timeout)
         url = call.url
         failure: APIConnectionError
         try:
@@ -603,13 +633,13 @@ class Transport:
                     url,
                     params=call.params,
                     data=call.body,
-                    headers=call.headers,
+                    headers=self._wire_headers if call.headers is self._headers else call.headers,
                     allow_redirects=False,
                     proxy=self._proxy,
                     # Never let a caller-owned session's raise_for_status=True turn a 404 into a
                     # connection error that is then retried.
                     raise_for_status=False,
-                    timeout=self._client_timeout,
+                    timeout=_NO_TIMEOUT,  # a caller's session may have its own
                 ) as resp:
                     headers = resp.headers
                     if self._observe:
@@ -624,18 +654,24 @@ class Transport:
                 f"more than {_MAX_REDIRECTS} redirects", status_code=resp.status, method=call.method
             )
         except BaseException as exc:  # counted, then returned (a connection failure) or re-raised
-            failure = self._failure(exc, call)
+            failure = self._failure(exc, call, task)
+        finally:
+            deadlines.stop(task)
         # Returned outside the except block, so the error has no __context__ to leak headers.
         return failure
 
-    def _failure(self, exc: BaseException, call: _Call) -> APIConnectionError:
+    def _failure(
+        self, exc: BaseException, call: _Call, task: asyncio.Task[Any]
+    ) -> APIConnectionError:
         """Count an attempt that got no answer; return its error, or re-raise the exception.
 
-        A connection error or timeout is returned (the retry loop decides), and so is aiohttp's
-        RuntimeError once the client closed mid-call; cancellation, a body or redirect the
-        client refuses, and bugs propagate.
+        A connection error or timeout (the attempt's deadline included) is returned (the retry
+        loop decides), and so is aiohttp's RuntimeError once the client closed mid-call; the
+        caller's cancellation, a body or redirect the client refuses, and bugs propagate.
         """
         self.stats.counts[ERROR] += 1
+        if isinstance(exc, asyncio.CancelledError) and self._shared.deadlines.expired(task):
+            exc = TimeoutError()  # the attempt's deadline, not the caller's cancellation
         if isinstance(exc, aiohttp.ClientError | TimeoutError):
             return self._connection_error(exc, call)
         if isinstance(exc, RuntimeError) and self._shared.closed:
@@ -653,10 +689,10 @@ class Transport:
 
     def _whole(self, headers: CIMultiDictProxy[str]) -> bool:
         """Whether the body may be read whole: not encoded, and a known length within the cap."""
-        length = headers.get("Content-Length")
+        length = headers.get(hdrs.CONTENT_LENGTH)  # istr keys: a third of a str lookup's cost
         return (
             length is not None
-            and "Content-Encoding" not in headers
+            and hdrs.CONTENT_ENCODING not in headers
             and int(length) <= self.options.max_response_bytes
         )
 

@@ -431,19 +431,68 @@ class Transport:
         lane: Lane | None,
         acquired: bool,
     ) -> T:
+        """The call: a token, then its first attempt right here, then `_retrying` if it failed.
+
+        The first attempt is inline, not an `_attempt` coroutine of its own: a bulk fetch is one
+        coroutine of ours per request, as a bare aiohttp loop is (about 8k instructions of 413k
+        a fetch). Listeners, and a budget that reads the rate-limit headers, take `_retrying`.
+        """
+        if not (acquired or self._token_now()):
+            await self._token_later(lane, call)
+        if self.hooks.active or self._observe:
+            return await self._retrying(call, decoder, lane, None)
+        session = self._live_session()
+        deadlines = self._shared.deadlines
+        task = deadlines.start(self.options.timeout)
+        answer: _Answer | URL | APIConnectionError
+        try:
+            async with self._open(session, call, call.url) as resp:
+                answer = (  # read here in the common case, no coroutine of its own
+                    _Answer(resp.status, resp.headers, await resp.read())
+                    if self._whole(resp)
+                    else await self._take(resp, call, call.url)
+                )
+            if type(answer) is URL:  # a redirect: the rest of the chain, on this deadline
+                answer = await self._follow(session, call, answer, _MAX_REDIRECTS)
+        except BaseException as exc:  # counted, then returned (a connection failure) or re-raised
+            answer = self._failure(exc, call, task)
+        finally:
+            deadlines.stop(task)
+        if type(answer) is _Answer and 200 <= answer.status < 300:
+            self.stats.counts[2] += 1  # the other answers are counted by _judge, failures above
+            return self._success(decoder, answer, call, 0)
+        return await self._retrying(call, decoder, lane, answer)  # type: ignore[arg-type]
+
+    def _token_now(self) -> bool:
+        """Take an attempt's token if one is free now (the common case; no budget: ``True``)."""
         gate = self._shared.gate
+        return gate is None or gate.try_acquire()
+
+    async def _token_later(self, lane: Lane | None, call: _Call) -> None:
+        """Wait in ``lane`` for an attempt's token (`_token_now` found none)."""
+        gate = self._shared.gate
+        if gate is not None:
+            await self._timed_acquire(gate, lane, call)
+
+    async def _retrying(
+        self,
+        call: _Call,
+        decoder: msgspec.json.Decoder[Envelope[T]] | None,
+        lane: Lane | None,
+        answer: _Answer | APIConnectionError | None,
+    ) -> T:
+        """The call from a failed first ``answer`` on (``None``: from its first attempt)."""
         hooks = self.hooks
         counts = self.stats.counts
         retries = 0
         while True:
-            # The token: taken synchronously when one is free (the common case), else queued.
-            if gate is not None and not acquired and not gate.try_acquire():
-                await self._timed_acquire(gate, lane, call)
-            acquired = False
-            if hooks.active:  # listeners see each attempt
-                answer = await self._hooked_attempt(call, retries + 1)
-            else:
-                answer = await self._attempt(call)
+            if answer is None:  # the next attempt (its first token was taken by `_send`)
+                if retries and not self._token_now():
+                    await self._token_later(lane, call)
+                if hooks.active:  # listeners see each attempt
+                    answer = await self._hooked_attempt(call, retries + 1)
+                else:
+                    answer = await self._attempt(call)
             if type(answer) is _Answer and 200 <= answer.status < 300:
                 counts[2] += 1  # the other answers are counted by _judge, failures by _attempt
                 return self._success(decoder, answer, call, retries)
@@ -451,6 +500,7 @@ class Transport:
             if error is not None:
                 raise error
             retries += 1
+            answer = None
 
     async def _retry_or_fail(
         self, answer: _Answer | APIConnectionError, call: _Call, retries: int
@@ -617,48 +667,69 @@ class Transport:
         return RawRequest(method=call.method, url=str(url), headers=headers)
 
     async def _attempt(self, call: _Call) -> _Answer | APIConnectionError:
-        """Send once and read the answer; a failed connection is returned, not raised."""
-        shared = self._shared
-        session = shared.session
-        if session is None or shared.closed or shared.loop is not asyncio.get_running_loop():
-            session = self._session()  # the first call, or one that must fail
-        deadlines = shared.deadlines
+        """Send once (following redirects) and read the answer; a failed connection is returned."""
+        session = self._live_session()
+        deadlines = self._shared.deadlines
         task = deadlines.start(self.options.timeout)
-        url = call.url
-        failure: APIConnectionError
         try:
-            for _ in range(_MAX_REDIRECTS + 1):
-                async with session.request(
-                    call.method,
-                    url,
-                    params=call.params,
-                    data=call.body,
-                    headers=self._wire_headers if call.headers is self._headers else call.headers,
-                    allow_redirects=False,
-                    proxy=self._proxy,
-                    # Never let a caller-owned session's raise_for_status=True turn a 404 into a
-                    # connection error that is then retried.
-                    raise_for_status=False,
-                    timeout=_NO_TIMEOUT,  # a caller's session may have its own
-                ) as resp:
-                    headers = resp.headers
-                    if self._observe:
-                        await self._observe_headers(headers)
-                    if 300 <= resp.status < 400:
-                        url = self._redirect_target(call, url, resp.status, headers)
-                        continue
-                    if self._whole(headers):
-                        return _Answer(resp.status, headers, await resp.read())
-                    return _Answer(resp.status, headers, await self._read(resp, call))
-            raise APIResponseValidationError(
-                f"more than {_MAX_REDIRECTS} redirects", status_code=resp.status, method=call.method
-            )
+            return await self._follow(session, call, call.url, _MAX_REDIRECTS + 1)
         except BaseException as exc:  # counted, then returned (a connection failure) or re-raised
             failure = self._failure(exc, call, task)
         finally:
             deadlines.stop(task)
         # Returned outside the except block, so the error has no __context__ to leak headers.
         return failure
+
+    def _live_session(self) -> aiohttp.ClientSession:
+        """The session, once checked open and on this event loop (`_session` on the slow path)."""
+        shared = self._shared
+        session = shared.session
+        if session is None or shared.closed or shared.loop is not asyncio.get_running_loop():
+            session = self._session()  # the first call, or one that must fail
+        return session
+
+    def _open(
+        self, session: aiohttp.ClientSession, call: _Call, url: URL
+    ) -> aiohttp.client._RequestContextManager:
+        """The request of ``call`` to ``url`` (a context manager giving the response)."""
+        return session.request(
+            call.method,
+            url,
+            params=call.params,
+            data=call.body,
+            headers=self._wire_headers if call.headers is self._headers else call.headers,
+            allow_redirects=False,
+            proxy=self._proxy,
+            # Never let a caller-owned session's raise_for_status=True turn a 404 into a
+            # connection error that is then retried.
+            raise_for_status=False,
+            timeout=_NO_TIMEOUT,  # a caller's session may have its own
+        )
+
+    async def _take(self, resp: aiohttp.ClientResponse, call: _Call, url: URL) -> _Answer | URL:
+        """Read the response to ``url``: its answer, or its (same-origin) redirect's target."""
+        headers = resp.headers
+        if self._observe:
+            await self._observe_headers(headers)
+        if 300 <= resp.status < 400:
+            return self._redirect_target(call, url, resp.status, headers)
+        if self._whole(resp):
+            return _Answer(resp.status, headers, await resp.read())
+        return _Answer(resp.status, headers, await self._read(resp, call))
+
+    async def _follow(
+        self, session: aiohttp.ClientSession, call: _Call, url: URL, hops: int
+    ) -> _Answer:
+        """Send to ``url`` and on along redirects, ``hops`` requests at most."""
+        for _ in range(hops):
+            async with self._open(session, call, url) as resp:
+                answer = await self._take(resp, call, url)
+            if isinstance(answer, _Answer):
+                return answer
+            url = answer
+        raise APIResponseValidationError(
+            f"more than {_MAX_REDIRECTS} redirects", status_code=resp.status, method=call.method
+        )
 
     def _failure(
         self, exc: BaseException, call: _Call, task: asyncio.Task[Any]
@@ -687,11 +758,13 @@ class Transport:
             limit, remaining, reset_after = _retry.parse_rate_limit(headers)
             await budget.observe(limit=limit, remaining=remaining, reset_after=reset_after)
 
-    def _whole(self, headers: CIMultiDictProxy[str]) -> bool:
-        """Whether the body may be read whole: not encoded, and a known length within the cap."""
+    def _whole(self, resp: aiohttp.ClientResponse) -> bool:
+        """Whether ``resp`` is read whole as it stands: no redirect, no encoding, length capped."""
+        headers = resp.headers
         length = headers.get(hdrs.CONTENT_LENGTH)  # istr keys: a third of a str lookup's cost
         return (
             length is not None
+            and not 300 <= resp.status < 400
             and hdrs.CONTENT_ENCODING not in headers
             and int(length) <= self.options.max_response_bytes
         )

@@ -434,12 +434,12 @@ class Transport:
         """The call: a token, then its first attempt right here, then `_retrying` if it failed.
 
         The first attempt is inline, not an `_attempt` coroutine of its own: a bulk fetch is one
-        coroutine of ours per request, as a bare aiohttp loop is (about 8k instructions of 413k
-        a fetch). Listeners, and a budget that reads the rate-limit headers, take `_retrying`.
+        coroutine of ours per request, as a bare aiohttp loop is. With listeners, every attempt
+        goes through `_retrying` (which tells them about each one).
         """
         if not (acquired or self._token_now()):
             await self._token_later(lane, call)
-        if self.hooks.active or self._observe:
+        if self.hooks.active:
             return await self._retrying(call, decoder, lane, None)
         session = self._live_session()
         deadlines = self._shared.deadlines
@@ -449,8 +449,8 @@ class Transport:
             async with self._open(session, call, call.url) as resp:
                 answer = (  # read here in the common case, no coroutine of its own
                     _Answer(resp.status, resp.headers, await resp.read())
-                    if self._whole(resp)
-                    else await self._take(resp, call, call.url)
+                    if not self._observe and self._whole(resp)
+                    else await self._take(resp, call, call.url)  # observes the headers first
                 )
             if type(answer) is URL:  # a redirect: the rest of the chain, on this deadline
                 answer = await self._follow(session, call, answer, _MAX_REDIRECTS)
